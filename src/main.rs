@@ -1,5 +1,34 @@
+//! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
+use clap::{Parser, Subcommand};
+use rnn_rbm::{generate, train};
+
+#[derive(Parser)]
+#[command(name = "rnn-rbm", version, about = "Learn polyphonic music from MIDI files with an RNN-RBM and compose new pieces")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pre-train the RBM alone (W, bv, bh) and write <out>/initialized.ot
+    Init(train::InitArgs),
+    /// Train the RNN-RBM with CD-k, writing <out>/epoch_<n>.ot checkpoints and metrics.jsonl
+    Train(train::TrainArgs),
+    /// Compose pieces with a trained checkpoint and write them as MIDI
+    Generate(generate::GenerateArgs),
+}
+
 fn main() {
-    let t = tch::Tensor::from_slice(&[1.0f32, 2.0, 3.0]);
-    t.print();
-    println!("cuda: {}", tch::Cuda::is_available());
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Init(args) => train::run_init(args),
+        Command::Train(args) => train::run_train(args),
+        Command::Generate(args) => generate::run(args),
+    };
+    if let Err(e) = result {
+        // One line, no backtrace: the chain of contexts says which file and what is wrong.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
 }

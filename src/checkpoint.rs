@@ -1,0 +1,183 @@
+//! Checkpoints: libtorch's native tensor archive (`epoch_<n>.ot`, what `VarStore::save` writes)
+//! plus a JSON sidecar (`epoch_<n>.json`) holding everything needed to rebuild and continue the
+//! model — layout, sizes, hyper-parameters, corpus, seed, epoch — so no flags are needed to use it.
+//!
+//! Both files are written atomically (temporary file in the same folder, flushed, renamed), the
+//! sidecar last: a checkpoint whose sidecar exists is complete, and `kill -9` at any moment
+//! leaves the previous checkpoint of the same name, or none, never half of one.
+use crate::config::ModelConfig;
+use crate::optim::OptimizerKind;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use tch::{Device, Tensor};
+
+/// Where bare checkpoint names are looked up and checkpoints are written by default.
+pub const DEFAULT_DIR: &str = "parameter_checkpoints";
+
+/// The hyper-parameters of a training run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct TrainParams {
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    /// Gibbs steps of CD-k.
+    pub k: i64,
+    /// Element-wise gradient clipping.
+    pub clip: f64,
+    /// Consecutive visible vectors per training sequence (the original's batch of 100).
+    pub chunk_len: usize,
+    /// Sequences per parameter update (1 = the original: one update per chunk).
+    pub batch_size: usize,
+    pub seed: u64,
+    /// RBM pre-training (`init`): epochs, CD steps, learning rate.
+    pub init_epochs: usize,
+    pub init_k: i64,
+    pub init_lr: f64,
+}
+
+/// Which data a model was trained on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CorpusSpec {
+    /// A folder of MIDI files or a piano-roll JSON file.
+    pub path: String,
+    /// The split of a piano-roll JSON file.
+    pub split: Option<String>,
+    pub pieces: usize,
+    pub vectors: usize,
+}
+
+/// What a checkpoint holds.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// `init`: the RBM pre-trained alone (`initialized.ot`).
+    Pretrained,
+    /// `train`: the whole RNN-RBM.
+    Trained,
+}
+
+/// The JSON sidecar.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Sidecar {
+    pub stage: Stage,
+    pub model: ModelConfig,
+    pub train: TrainParams,
+    pub corpus: CorpusSpec,
+    /// Epochs completed (of `train`, or of pre-training for `Stage::Pretrained`).
+    pub epoch: usize,
+    /// Mean free-energy gap of the last epoch.
+    pub cost: Option<f64>,
+    pub version: String,
+}
+
+/// `epoch_5.ot` → `epoch_5.json`.
+pub fn sidecar_path(checkpoint: &Path) -> PathBuf {
+    checkpoint.with_extension("json")
+}
+
+/// A checkpoint given on the command line: a path that exists, or a bare file name looked up in
+/// `parameter_checkpoints/` (so `generate epoch_500.ot` works from the project root).
+pub fn resolve(name: &Path) -> Result<PathBuf> {
+    if name.exists() {
+        return Ok(name.to_path_buf());
+    }
+    let in_default = Path::new(DEFAULT_DIR).join(name);
+    if name.components().count() == 1 && in_default.exists() {
+        return Ok(in_default);
+    }
+    bail!(
+        "checkpoint {} not found (looked for {} and {})",
+        name.display(),
+        name.display(),
+        in_default.display()
+    )
+}
+
+/// Writes `tensors` to `path` and `sidecar` beside it, each atomically.
+pub fn save(path: &Path, sidecar: &Sidecar, tensors: &[(String, Tensor)]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let on_cpu: Vec<(String, Tensor)> =
+        tensors.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu))).collect();
+    let tmp = tmp_path(path);
+    Tensor::save_multi(&on_cpu, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    commit(&tmp, path)?;
+    let json = serde_json::to_vec_pretty(sidecar)?;
+    write_atomic(&sidecar_path(path), &json)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Writes bytes to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = tmp_path(path);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    commit(&tmp, path)
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+fn commit(tmp: &Path, path: &Path) -> Result<()> {
+    File::open(tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot flush {}", tmp.display()))?;
+    std::fs::rename(tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+}
+
+fn sync_dir(dir: &Path) {
+    // Makes the renames durable; not possible on every platform, and harmless to skip.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Reads a checkpoint's sidecar.
+pub fn load_sidecar(path: &Path) -> Result<Sidecar> {
+    let side = sidecar_path(path);
+    let text = std::fs::read_to_string(&side).with_context(|| {
+        format!("checkpoint {}: cannot read its sidecar {}", path.display(), side.display())
+    })?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("checkpoint {}: sidecar {} is not valid", path.display(), side.display()))
+}
+
+/// Reads a checkpoint: its sidecar and its named tensors (on the CPU).
+pub fn load(path: &Path) -> Result<(Sidecar, HashMap<String, Tensor>)> {
+    if !path.exists() {
+        bail!("checkpoint {} not found", path.display());
+    }
+    let sidecar = load_sidecar(path)?;
+    let tensors = Tensor::load_multi(path).map_err(|e| {
+        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+        anyhow::anyhow!("checkpoint {} is not a readable libtorch archive (truncated or foreign?): {first}", path.display())
+    })?;
+    Ok((sidecar, tensors.into_iter().collect()))
+}
+
+/// Copies the named tensors into the model's variables, checking that each exists with the
+/// right shape.
+pub fn restore(path: &Path, vars: &[(String, Tensor)], tensors: &HashMap<String, Tensor>) -> Result<()> {
+    tch::no_grad(|| {
+        for (name, var) in vars {
+            let Some(saved) = tensors.get(name) else {
+                bail!("checkpoint {} has no parameter {name}", path.display());
+            };
+            if saved.size() != var.size() {
+                bail!(
+                    "checkpoint {}: parameter {name} has shape {:?}, the model expects {:?}",
+                    path.display(),
+                    saved.size(),
+                    var.size()
+                );
+            }
+            var.shallow_clone().copy_(saved);
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,115 @@
+//! Model layouts and the configuration saved beside every checkpoint.
+//!
+//! A [`ModelConfig`] says how a piano roll becomes visible vectors (note range, grid, onset bits,
+//! steps per vector) and how big the model is; a checkpoint's sidecar carries it so that nothing
+//! else needs flags to use the checkpoint.
+use serde::{Deserialize, Serialize};
+
+/// The two layouts of the issue tracker and the literature.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// The TensorFlow original: notes 24..101, 16th-note steps, sounding + onset bits,
+    /// 5 steps per visible vector (780 visible), 50 hidden, 100 recurrent.
+    Seed,
+    /// Boulanger-Lewandowski et al. (2012): 88 keys 21..108, one frame per vector, sounding bits
+    /// only, 150 hidden, 100 recurrent; one frame per quarter note by default.
+    Paper,
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Layout::Seed => "seed",
+            Layout::Paper => "paper",
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    pub layout: Layout,
+    /// MIDI pitch of the lowest column.
+    pub low_note: u8,
+    /// Number of pitch columns.
+    pub n_notes: usize,
+    /// Grid resolution: time steps per quarter note.
+    pub steps_per_quarter: u32,
+    /// Whether each step carries "note starts here" bits after the "sounding" bits.
+    pub onsets: bool,
+    /// Consecutive steps concatenated into one visible vector.
+    pub steps_per_vector: usize,
+    pub n_hidden: i64,
+    pub n_rnn: i64,
+}
+
+impl ModelConfig {
+    pub fn for_layout(layout: Layout, steps_per_quarter: Option<u32>) -> Self {
+        match layout {
+            Layout::Seed => ModelConfig {
+                layout,
+                low_note: 24,
+                n_notes: 78,
+                steps_per_quarter: steps_per_quarter.unwrap_or(4),
+                onsets: true,
+                steps_per_vector: 5,
+                n_hidden: 50,
+                n_rnn: 100,
+            },
+            Layout::Paper => ModelConfig {
+                layout,
+                low_note: 21,
+                n_notes: 88,
+                steps_per_quarter: steps_per_quarter.unwrap_or(1),
+                onsets: false,
+                steps_per_vector: 1,
+                n_hidden: 150,
+                n_rnn: 100,
+            },
+        }
+    }
+
+    /// Bits per time step: sounding bits, then onset bits if the layout has them.
+    pub fn bits_per_step(&self) -> usize {
+        self.n_notes * if self.onsets { 2 } else { 1 }
+    }
+
+    pub fn n_visible(&self) -> i64 {
+        (self.bits_per_step() * self.steps_per_vector) as i64
+    }
+
+    /// One-line description for logs.
+    pub fn describe(&self) -> String {
+        format!(
+            "layout {} (notes {}..{}, {} steps/quarter, {}{} step(s)/vector): {} visible, {} hidden, {} recurrent",
+            self.layout,
+            self.low_note,
+            self.low_note as usize + self.n_notes - 1,
+            self.steps_per_quarter,
+            if self.onsets { "onset bits, " } else { "" },
+            self.steps_per_vector,
+            self.n_visible(),
+            self.n_hidden,
+            self.n_rnn
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_layout_has_the_originals_780_visible_units() {
+        let c = ModelConfig::for_layout(Layout::Seed, None);
+        assert_eq!(c.n_visible(), 780);
+        assert_eq!((c.n_hidden, c.n_rnn), (50, 100));
+    }
+
+    #[test]
+    fn paper_layout_has_88_visible_units() {
+        let c = ModelConfig::for_layout(Layout::Paper, None);
+        assert_eq!(c.n_visible(), 88);
+        assert_eq!((c.low_note, c.n_hidden), (21, 150));
+    }
+}

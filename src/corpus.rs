@@ -1,0 +1,163 @@
+//! Training data: a folder of MIDI files (searched recursively for `.mid`/`.midi`), one MIDI
+//! file, or a piano-roll JSON file in the Boulanger-Lewandowski format
+//! (`{"train": [piece, …], "valid": …, "test": …}`, a piece being a list of frames and a frame
+//! the list of sounding MIDI pitches).
+//!
+//! Every piece becomes a [`PianoRoll`] on the layout's grid and note range. A file that cannot
+//! be read is skipped with a warning naming it and the reason; only an empty result is an error.
+use crate::config::ModelConfig;
+use crate::midi;
+use crate::roll::PianoRoll;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// The default corpus, built by `scripts/setup.sh` from music21's Bach chorales.
+pub const DEFAULT_DATA: &str = "data/bach";
+
+pub struct Piece {
+    /// File path (MIDI) or `split[index]` (JSON).
+    pub name: String,
+    pub roll: PianoRoll,
+}
+
+pub struct Corpus {
+    pub pieces: Vec<Piece>,
+    /// Files or pieces left out, with the reason.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Corpus {
+    /// Loads `path` for a model of layout `config`; `split` selects a piano-roll JSON's split
+    /// (default `train`). Warnings for skipped files go to stderr.
+    pub fn load(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<Corpus> {
+        if !path.exists() {
+            if path == Path::new(DEFAULT_DATA) {
+                bail!("the default corpus {DEFAULT_DATA}/ is missing: run scripts/setup.sh to build it, or pass --data DIR");
+            }
+            bail!("data {} not found", path.display());
+        }
+        let is_json = path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        if split.is_some() && !is_json {
+            bail!("--split applies to a piano-roll JSON file, and {} is not one", path.display());
+        }
+        let mut corpus = if is_json {
+            load_json(path, split.unwrap_or("train"), config)?
+        } else {
+            load_midi(path, config)?
+        };
+        let min_steps = 2 * config.steps_per_vector;
+        let (kept, short): (Vec<Piece>, Vec<Piece>) =
+            corpus.pieces.into_iter().partition(|p| p.roll.steps() >= min_steps);
+        for p in short {
+            corpus.skipped.push((p.name, format!("shorter than 2 visible vectors ({} steps)", p.roll.steps())));
+        }
+        corpus.pieces = kept;
+        for (name, why) in &corpus.skipped {
+            eprintln!("warning: skipping {name}: {why}");
+        }
+        if corpus.pieces.is_empty() {
+            bail!("no usable pieces in {} ({} skipped)", path.display(), corpus.skipped.len());
+        }
+        Ok(corpus)
+    }
+
+    /// Total number of visible vectors over all pieces.
+    pub fn vectors(&self, config: &ModelConfig) -> usize {
+        self.pieces.iter().map(|p| p.roll.steps() / config.steps_per_vector).sum()
+    }
+
+    /// Each piece as a `(n_vectors, n_visible)` row-major matrix of 0/1 values.
+    pub fn visible(&self, config: &ModelConfig) -> Vec<(Vec<f32>, usize)> {
+        self.pieces
+            .iter()
+            .map(|p| {
+                let (data, n, _) = p.roll.to_visible(config.onsets, config.steps_per_vector);
+                (data, n)
+            })
+            .collect()
+    }
+}
+
+/// MIDI files under `path` (or `path` itself), sorted so that runs are reproducible.
+pub fn midi_files(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let options = glob::MatchOptions { case_sensitive: false, ..Default::default() };
+    let base = glob::Pattern::escape(path.to_str().context("data path is not valid UTF-8")?);
+    let mut files = Vec::new();
+    for ext in ["mid", "midi"] {
+        for entry in glob::glob_with(&format!("{base}/**/*.{ext}"), options)? {
+            files.push(entry?);
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
+    let files = midi_files(path)?;
+    if files.is_empty() {
+        bail!("no .mid or .midi files in {}", path.display());
+    }
+    let mut corpus = Corpus { pieces: Vec::new(), skipped: Vec::new() };
+    for file in files {
+        let name = file.display().to_string();
+        let roll = midi::read_file(&file).and_then(|song| {
+            PianoRoll::from_song(&song, config.steps_per_quarter, config.low_note, config.n_notes)
+        });
+        match roll {
+            Ok(roll) => corpus.pieces.push(Piece { name, roll }),
+            Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
+        }
+    }
+    Ok(corpus)
+}
+
+fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let Some(splits) = value.as_object() else {
+        bail!("{} is not a piano-roll JSON file (expected an object of splits)", path.display());
+    };
+    let Some(pieces) = splits.get(split) else {
+        let names: Vec<&str> = splits.keys().map(String::as_str).collect();
+        bail!("{} has no split {split:?} (it has: {})", path.display(), names.join(", "));
+    };
+    let pieces = pieces
+        .as_array()
+        .with_context(|| format!("{}: split {split:?} is not a list of pieces", path.display()))?;
+    let mut corpus = Corpus { pieces: Vec::new(), skipped: Vec::new() };
+    for (i, piece) in pieces.iter().enumerate() {
+        let name = format!("{}[{split}][{i}]", path.display());
+        match parse_frames(piece) {
+            Ok(frames) => match PianoRoll::from_frames(&frames, config.steps_per_quarter, config.low_note, config.n_notes) {
+                Ok(roll) => corpus.pieces.push(Piece { name, roll }),
+                Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
+            },
+            Err(e) => corpus.skipped.push((name, e)),
+        }
+    }
+    Ok(corpus)
+}
+
+/// A JSON piece: frames of MIDI pitches (integers, or floats such as `60.0` as some datasets
+/// store them).
+fn parse_frames(piece: &serde_json::Value) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let frames = piece.as_array().ok_or("not a list of frames")?;
+    frames
+        .iter()
+        .map(|frame| {
+            let notes = frame.as_array().ok_or("a frame is not a list of pitches")?;
+            notes
+                .iter()
+                .map(|n| match n.as_f64() {
+                    Some(p) if (0.0..=127.0).contains(&p) && p.fract() == 0.0 => Ok(p as u8),
+                    _ => Err(format!("{n} is not a MIDI pitch")),
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,171 @@
+//! `rnn-rbm generate`: compose pieces with a trained RNN-RBM and write them as MIDI.
+//!
+//! The RNN is first primed on the opening of a piece (`--primer`, or a piece of the checkpoint's
+//! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
+//! frame's RBM, started from the previous vector, as in the original. All `--count` pieces are
+//! composed together, as one batch.
+use crate::checkpoint::{self, Stage};
+use crate::config::ModelConfig;
+use crate::corpus::Corpus;
+use crate::device::{self, DeviceArg};
+use crate::midi;
+use crate::model::RnnRbm;
+use crate::roll::PianoRoll;
+use anyhow::{bail, Context, Result};
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// Checkpoint to compose with; a bare file name is looked up in parameter_checkpoints/
+    pub checkpoint: PathBuf,
+    /// Number of pieces
+    #[arg(long, default_value_t = 3)]
+    pub count: usize,
+    /// Length of each piece in grid steps [default: 300 visible vectors, i.e. 1500 16th-note
+    /// steps for the seed layout, 300 frames for the paper layout]
+    #[arg(long)]
+    pub length: Option<usize>,
+    /// Output folder
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// MIDI file whose opening primes the RNN [default: a piece of the checkpoint's corpus]
+    #[arg(long)]
+    pub primer: Option<PathBuf>,
+    /// Grid steps of the primer fed to the RNN [default: 16 quarter notes]
+    #[arg(long)]
+    pub prime_steps: Option<usize>,
+    /// Random seed [default: from the clock, printed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Tempo of the written MIDI, in quarter notes per minute
+    #[arg(long, default_value_t = 120.0)]
+    pub tempo: f64,
+    /// Gibbs steps per visible vector
+    #[arg(long, default_value_t = 25)]
+    pub gibbs: i64,
+    /// Velocity of every note
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=127))]
+    pub velocity: u8,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+/// A trained model rebuilt from its checkpoint.
+pub struct LoadedModel {
+    pub path: PathBuf,
+    pub sidecar: checkpoint::Sidecar,
+    pub model: RnnRbm,
+    _vs: nn::VarStore,
+}
+
+/// Loads a `train` checkpoint onto `device`.
+pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
+    let path = checkpoint::resolve(name)?;
+    let (sidecar, tensors) = checkpoint::load(&path)?;
+    if sidecar.stage != Stage::Trained {
+        bail!("{} is a pre-trained RBM without its RNN: train a model first (rnn-rbm train)", path.display());
+    }
+    let config = &sidecar.model;
+    let vs = nn::VarStore::new(device);
+    let model = RnnRbm::new(&vs.root(), config.n_visible(), config.n_hidden, config.n_rnn);
+    checkpoint::restore(&path, &model.named_parameters(), &tensors)?;
+    Ok(LoadedModel { path, sidecar, model, _vs: vs })
+}
+
+/// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
+/// (`None`, with a warning, when the corpus is not at hand).
+fn primer_roll(args: &GenerateArgs, loaded: &LoadedModel, rng: &mut impl Rng) -> Result<Option<(String, PianoRoll)>> {
+    let config = &loaded.sidecar.model;
+    if let Some(file) = &args.primer {
+        let song = midi::read_file(file)?;
+        let roll = PianoRoll::from_song(&song, config.steps_per_quarter, config.low_note, config.n_notes)
+            .with_context(|| format!("primer {}", file.display()))?;
+        return Ok(Some((file.display().to_string(), roll)));
+    }
+    let spec = &loaded.sidecar.corpus;
+    match Corpus::load(Path::new(&spec.path), spec.split.as_deref(), config) {
+        Ok(mut corpus) => {
+            let i = rng.gen_range(0..corpus.pieces.len());
+            let piece = corpus.pieces.swap_remove(i);
+            Ok(Some((piece.name, piece.roll)))
+        }
+        Err(e) => {
+            eprintln!("warning: no primer ({e:#}); composing from the model's initial state");
+            Ok(None)
+        }
+    }
+}
+
+/// The RNN state after the primer's first `steps` steps, and the primer's last vector, for a
+/// batch of `count`.
+fn prime(model: &RnnRbm, config: &ModelConfig, roll: Option<&PianoRoll>, steps: usize, count: i64, device: Device) -> (Tensor, Tensor) {
+    let n_visible = config.n_visible();
+    let zero_v = Tensor::zeros([count, n_visible], (Kind::Float, device));
+    let Some(roll) = roll else { return (model.initial_state(count), zero_v) };
+    let (rows, n, _) = roll.to_visible(config.onsets, config.steps_per_vector);
+    let take = steps.div_ceil(config.steps_per_vector).min(n) as i64;
+    if take == 0 {
+        return (model.initial_state(count), zero_v);
+    }
+    let v = Tensor::from_slice(&rows).view([n as i64, n_visible]).narrow(0, 0, take).to_device(device);
+    let v = v.unsqueeze(0).expand([count, take, n_visible], false);
+    let (_, u) = tch::no_grad(|| model.rnn_states(&v, None));
+    (u, v.select(1, take - 1))
+}
+
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let device = device::select(args.device, args.threads)?;
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let loaded = load_model(&args.checkpoint, device)?;
+    let config = loaded.sidecar.model.clone();
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000).unwrap_or(0)
+    });
+    tch::manual_seed(seed as i64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let primer = primer_roll(&args, &loaded, &mut rng)?;
+    let prime_steps = args.prime_steps.unwrap_or(16 * config.steps_per_quarter as usize);
+    let (u, v_last) = prime(&loaded.model, &config, primer.as_ref().map(|(_, r)| r), prime_steps, args.count as i64, device);
+
+    let steps = args.length.unwrap_or(300 * config.steps_per_vector);
+    let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
+    let t0 = Instant::now();
+    let out = loaded.model.generate(&u, &v_last, n_vectors as i64, args.gibbs).to_device(Device::Cpu).to_kind(Kind::Float);
+    let seconds = t0.elapsed().as_secs_f64();
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let stem = loaded.path.file_stem().and_then(|s| s.to_str()).unwrap_or("piece").to_string();
+    let primed_on = primer.as_ref().map(|(n, _)| n.as_str()).unwrap_or("nothing (initial state)");
+    for i in 0..args.count {
+        let rows = Vec::<f32>::try_from(out.get(i as i64).flatten(0, -1))?;
+        let roll = PianoRoll::from_visible(
+            &rows,
+            n_vectors,
+            config.onsets,
+            config.steps_per_vector,
+            config.steps_per_quarter,
+            config.low_note,
+            config.n_notes,
+        );
+        let mut song = roll.to_song(args.tempo, args.velocity);
+        song.name = Some(format!("rnn-rbm {stem}, seed {seed}, primed on {primed_on}"));
+        let path = args.out.join(format!("{stem}_seed{seed}_{i}.mid"));
+        midi::write_file(&path, &song)?;
+        println!("wrote {} ({} steps, {} notes)", path.display(), roll.steps(), song.notes.len());
+    }
+    let music_seconds = (n_vectors * config.steps_per_vector) as f64 / config.steps_per_quarter as f64 * 60.0 / args.tempo;
+    eprintln!(
+        "composed {} piece(s) of {n_vectors} vectors in {seconds:.2} s ({:.0}× real time at {} qpm); seed {seed}; primed on {primed_on}",
+        args.count,
+        music_seconds * args.count as f64 / seconds,
+        args.tempo
+    );
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! rnn-rbm: learn polyphonic music from MIDI files with an RNN-RBM and compose new pieces.
+//!
+//! The parts:
+//! - data: [`midi`] (Standard MIDI File bytes ↔ note events), [`roll`] (piano rolls on a grid,
+//!   visible vectors), [`corpus`] (folders of MIDI files and piano-roll JSON datasets);
+//! - model: [`model`] (RBM and RNN-RBM: tensors in, tensors out), [`optim`] (SGD/Adam with
+//!   clipping and savable state), [`config`] (layouts and sizes);
+//! - files: [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
+//! - commands: [`train`] (`init`, `train`), [`generate`].
+pub mod checkpoint;
+pub mod config;
+pub mod corpus;
+pub mod device;
+pub mod generate;
+pub mod midi;
+pub mod model;
+pub mod optim;
+pub mod roll;
+pub mod train;

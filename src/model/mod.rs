@@ -1,0 +1,9 @@
+//! The model: tensors in, tensors out — no file formats here.
+//!
+//! - [`rbm`]: conditionals, Gibbs sampling and free energy of a binary RBM;
+//! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
+//!   the biases of the RBM of the next frame.
+pub mod rbm;
+pub mod rnn_rbm;
+
+pub use rnn_rbm::RnnRbm;

@@ -1,0 +1,65 @@
+//! The restricted Boltzmann machine with binary units, as used by every frame of the RNN-RBM.
+//!
+//! Row-vector convention: `v` is `(…, n_visible)`, `h` is `(…, n_hidden)`, `W` is
+//! `(n_visible, n_hidden)`; the biases `bv (…, n_visible)` and `bh (…, n_hidden)` may differ per
+//! row (the RNN-RBM gives every frame its own), so every function broadcasts over leading dims.
+//!
+//! ```text
+//! p(h = 1 | v) = sigmoid(v W + bh)
+//! p(v = 1 | h) = sigmoid(h Wᵀ + bv)
+//! F(v)         = -v·bv - Σ_j softplus(v W + bh)_j            (free energy)
+//! ```
+use tch::Tensor;
+
+/// `p(h = 1 | v) = sigmoid(v W + bh)`, shape `(…, n_hidden)`.
+pub fn hidden_probs(v: &Tensor, w: &Tensor, bh: &Tensor) -> Tensor {
+    (v.matmul(w) + bh).sigmoid()
+}
+
+/// `p(v = 1 | h) = sigmoid(h Wᵀ + bv)`, shape `(…, n_visible)`.
+pub fn visible_probs(h: &Tensor, w: &Tensor, bv: &Tensor) -> Tensor {
+    (h.matmul(&w.tr()) + bv).sigmoid()
+}
+
+/// Binary sample with `P(1) = p`: one uniform draw compared with the probability, which is
+/// cheaper than `bernoulli` and gives the same distribution.
+pub fn bernoulli(p: &Tensor) -> Tensor {
+    p.rand_like().lt_tensor(p).to_kind(p.kind())
+}
+
+/// `k` steps of block Gibbs sampling v → h → v started at `v0`; returns the final visible
+/// *sample*. Runs without gradient: CD-k treats the negative sample as a constant.
+pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) -> Tensor {
+    tch::no_grad(|| {
+        let (w, bv, bh) = (w.detach(), bv.detach(), bh.detach());
+        let mut v = v0.detach();
+        for _ in 0..k {
+            let h = bernoulli(&hidden_probs(&v, &w, &bh));
+            v = bernoulli(&visible_probs(&h, &w, &bv));
+        }
+        v
+    })
+}
+
+/// Free energy `F(v) = -v·bv - Σ_j softplus(v W + bh)_j`, shape `(…)` (the last dim is summed).
+pub fn free_energy(v: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
+    let visible_term = (v * bv).sum_dim_intlist(-1, false, v.kind());
+    let hidden_term = (v.matmul(w) + bh).softplus().sum_dim_intlist(-1, false, v.kind());
+    -visible_term - hidden_term
+}
+
+/// Exact `log Z = logsumexp_h [h·bh + Σ_i softplus(bv_i + (W h)_i)]` by enumerating all
+/// `2^n_hidden` hidden configurations — only for small RBMs (tests, and checking AIS).
+/// `w (n_visible, n_hidden)`, `bv (n_visible)`, `bh (n_hidden)`; returns a scalar tensor.
+pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
+    let n_hidden = w.size()[1];
+    assert!(n_hidden <= 24, "exact log Z enumerates 2^n_hidden states; n_hidden = {n_hidden}");
+    let n_states = 1i64 << n_hidden;
+    let opts = (w.kind(), w.device());
+    let codes = Tensor::arange(n_states, (tch::Kind::Int64, w.device()));
+    let bits = Tensor::arange(n_hidden, (tch::Kind::Int64, w.device()));
+    // (n_states, n_hidden) matrix of every hidden configuration.
+    let h = codes.unsqueeze(1).bitwise_right_shift(&bits.unsqueeze(0)).bitwise_and(1).to_kind(opts.0);
+    let per_state = h.matmul(bh) + (h.matmul(&w.tr()) + bv).softplus().sum_dim_intlist(-1, false, opts.0);
+    per_state.logsumexp(0, false)
+}

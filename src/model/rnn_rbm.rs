@@ -1,0 +1,155 @@
+//! The RNN-RBM (Boulanger-Lewandowski, Bengio & Vincent, ICML 2012).
+//!
+//! Parameters keep the TensorFlow original's names and shapes (row vectors):
+//! `W (V, H)`, `bv (1, V)`, `bh (1, H)`, `Wuh (R, H)`, `Wuv (R, V)`, `Wvu (V, R)`,
+//! `Wuu (R, R)`, `bu (1, R)`, `u0 (1, R)` — V visible, H hidden, R recurrent units.
+//!
+//! ```text
+//! u_t  = tanh(bu + v_t Wvu + u_{t-1} Wuu)     RNN state after frame t (u_{-1} = u0)
+//! bv_t = bv + u_{t-1} Wuv                     the RBM of frame t is conditioned on the
+//! bh_t = bh + u_{t-1} Wuh                     state *before* frame t
+//! ```
+//!
+//! Training is CD-k on every frame at once: the biases depend only on the true history, so the
+//! Gibbs chains of all frames of a batch run in parallel; the negative samples `ṽ_t` are
+//! constants and the loss `mean_t [F_t(v_t) − F_t(ṽ_t)]` backpropagates through `bv_t`, `bh_t`
+//! into the RNN. Sequences are batched as `(B, T, V)` with a `(B, T)` mask of real frames.
+use super::rbm::{free_energy, gibbs_chain};
+use tch::{nn, Tensor};
+
+/// `Σ mask·[F(v) − F(neg)] / Σ mask` with per-frame biases.
+fn masked_gap(v: &Tensor, neg: &Tensor, w: &Tensor, bv_t: &Tensor, bh_t: &Tensor, mask: &Tensor) -> Tensor {
+    let gap = free_energy(v, w, bv_t, bh_t) - free_energy(neg, w, bv_t, bh_t);
+    let kind = gap.kind();
+    (gap * mask).sum(kind) / mask.sum(kind)
+}
+
+/// Parameter names, as in the original and in every checkpoint.
+pub const PARAM_NAMES: [&str; 9] = ["W", "bv", "bh", "Wuh", "Wuv", "Wvu", "Wuu", "bu", "u0"];
+/// The RBM's own parameters (what pre-training learns).
+pub const RBM_PARAM_NAMES: [&str; 3] = ["W", "bv", "bh"];
+
+#[derive(Debug)]
+pub struct RnnRbm {
+    pub w: Tensor,
+    pub bv: Tensor,
+    pub bh: Tensor,
+    pub wuh: Tensor,
+    pub wuv: Tensor,
+    pub wvu: Tensor,
+    pub wuu: Tensor,
+    pub bu: Tensor,
+    pub u0: Tensor,
+}
+
+impl RnnRbm {
+    /// New parameters under `p`: `W ~ N(0, 0.01)`, recurrent weights `~ N(0, 0.0001)`, biases and
+    /// `u0` zero — the Theano tutorial's initialisation (the TensorFlow original passed 0.01 as the
+    /// *mean* of a unit-variance normal, a bug not kept here).
+    pub fn new(p: &nn::Path, n_visible: i64, n_hidden: i64, n_rnn: i64) -> Self {
+        let normal = |stdev| nn::Init::Randn { mean: 0.0, stdev };
+        let zero = nn::Init::Const(0.0);
+        RnnRbm {
+            w: p.var("W", &[n_visible, n_hidden], normal(0.01)),
+            bv: p.var("bv", &[1, n_visible], zero),
+            bh: p.var("bh", &[1, n_hidden], zero),
+            wuh: p.var("Wuh", &[n_rnn, n_hidden], normal(1e-4)),
+            wuv: p.var("Wuv", &[n_rnn, n_visible], normal(1e-4)),
+            wvu: p.var("Wvu", &[n_visible, n_rnn], normal(1e-4)),
+            wuu: p.var("Wuu", &[n_rnn, n_rnn], normal(1e-4)),
+            bu: p.var("bu", &[1, n_rnn], zero),
+            u0: p.var("u0", &[1, n_rnn], zero),
+        }
+    }
+
+    pub fn n_visible(&self) -> i64 {
+        self.w.size()[0]
+    }
+
+    /// `u0` repeated for a batch: `(B, R)`.
+    pub fn initial_state(&self, batch: i64) -> Tensor {
+        self.u0.expand([batch, self.u0.size()[1]], false)
+    }
+
+    /// One RNN step: `u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)`; `u (B, R)`, `v (B, V)` → `(B, R)`.
+    pub fn step(&self, u: &Tensor, v: &Tensor) -> Tensor {
+        (v.matmul(&self.wvu) + u.matmul(&self.wuu) + &self.bu).tanh()
+    }
+
+    /// Runs the RNN over `v (B, T, V)` from `u_init (B, R)` (`u0` when `None`). Returns the states
+    /// *before* each frame, `(B, T, R)` — what conditions each frame's RBM — and the state after
+    /// the last frame, `(B, R)`.
+    pub fn rnn_states(&self, v: &Tensor, u_init: Option<&Tensor>) -> (Tensor, Tensor) {
+        let (batch, steps) = (v.size()[0], v.size()[1]);
+        // The input projection of every frame in one matrix product; only Wuu is sequential.
+        let inputs = v.matmul(&self.wvu) + &self.bu;
+        let mut u = match u_init {
+            Some(u) => u.shallow_clone(),
+            None => self.initial_state(batch),
+        };
+        let mut before = Vec::with_capacity(steps as usize);
+        for t in 0..steps {
+            before.push(u.shallow_clone());
+            u = (inputs.select(1, t) + u.matmul(&self.wuu)).tanh();
+        }
+        (Tensor::stack(&before, 1), u)
+    }
+
+    /// The RBM biases of each frame from the state before it: `bv_t = bv + u Wuv`,
+    /// `bh_t = bh + u Wuh`, for `u (…, R)`.
+    pub fn frame_biases(&self, u_before: &Tensor) -> (Tensor, Tensor) {
+        (u_before.matmul(&self.wuv) + &self.bv, u_before.matmul(&self.wuh) + &self.bh)
+    }
+
+    /// Mean over the frames where `mask (B, T)` is 1 of `F_t(v_t) − F_t(neg_t)`, for data
+    /// `v (B, T, V)` and fixed negative samples `neg (B, T, V)`. Its gradient is the CD-k update.
+    pub fn free_energy_gap(&self, v: &Tensor, neg: &Tensor, mask: &Tensor) -> Tensor {
+        let (bv_t, bh_t) = self.frame_biases(&self.rnn_states(v, None).0);
+        masked_gap(v, neg, &self.w, &bv_t, &bh_t, mask)
+    }
+
+    /// The CD-k loss of a batch: Gibbs chains of `k` steps start at every data frame (all frames
+    /// in parallel), and the free-energy gap to their final samples is returned, with gradient.
+    pub fn cd_loss(&self, v: &Tensor, mask: &Tensor, k: i64) -> Tensor {
+        let (bv_t, bh_t) = self.frame_biases(&self.rnn_states(v, None).0);
+        let neg = gibbs_chain(v, &self.w, &bv_t, &bh_t, k);
+        masked_gap(v, &neg, &self.w, &bv_t, &bh_t, mask)
+    }
+
+    /// Pre-training loss of the RBM alone (`W`, `bv`, `bh`, no RNN) on frames `v (N, V)`.
+    pub fn rbm_cd_loss(&self, v: &Tensor, k: i64) -> Tensor {
+        let neg = gibbs_chain(v, &self.w, &self.bv, &self.bh, k);
+        (free_energy(v, &self.w, &self.bv, &self.bh) - free_energy(&neg, &self.w, &self.bv, &self.bh))
+            .mean(v.kind())
+    }
+
+    /// Composes `n` vectors for each of a batch of RNN states `u (B, R)`: each vector is the last
+    /// sample of a `gibbs`-step chain of its frame's RBM, started from the previous vector
+    /// (`v_prev (B, V)`), and is then fed to the RNN. Returns `(B, n, V)` binary vectors.
+    pub fn generate(&self, u: &Tensor, v_prev: &Tensor, n: i64, gibbs: i64) -> Tensor {
+        tch::no_grad(|| {
+            let mut u = u.shallow_clone();
+            let mut v = v_prev.to_kind(self.w.kind());
+            let mut out = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                let (bv_t, bh_t) = self.frame_biases(&u);
+                v = gibbs_chain(&v, &self.w, &bv_t, &bh_t, gibbs);
+                u = self.step(&u, &v);
+                out.push(v.shallow_clone());
+            }
+            if out.is_empty() {
+                Tensor::zeros([v.size()[0], 0, self.n_visible()], (self.w.kind(), v.device()))
+            } else {
+                Tensor::stack(&out, 1)
+            }
+        })
+    }
+}
+
+impl RnnRbm {
+    /// The parameters with their checkpoint names, in [`PARAM_NAMES`] order.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let all = [&self.w, &self.bv, &self.bh, &self.wuh, &self.wuv, &self.wvu, &self.wuu, &self.bu, &self.u0];
+        PARAM_NAMES.iter().zip(all).map(|(n, t)| (n.to_string(), t.shallow_clone())).collect()
+    }
+}

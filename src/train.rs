@@ -1,0 +1,499 @@
+//! `rnn-rbm train` (the RNN-RBM with CD-k) and `rnn-rbm init` (the RBM pre-trained alone, the
+//! original's `weight_initializations.py`).
+//!
+//! Data: every piece is cut into chunks of `chunk_len` consecutive visible vectors (the
+//! original's batches of 100); each update takes `batch_size` chunks (1 = the original's one
+//! update per chunk), padded and masked to a common length. The chunk order is shuffled every
+//! epoch from a seed derived from `--seed` and the epoch, and libtorch's generator is re-seeded
+//! the same way, so a resumed run sees the same data order and samples as an uninterrupted one.
+use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams};
+use crate::config::{Layout, ModelConfig};
+use crate::corpus::{Corpus, DEFAULT_DATA};
+use crate::device::{self, DeviceArg};
+use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
+use crate::optim::{Optimizer, OptimizerKind};
+use anyhow::{bail, Context, Result};
+use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Training data: a folder of MIDI files (searched recursively for .mid/.midi), one MIDI file,
+    /// or a piano-roll JSON file ({train, valid, test}) [default: data/bach, the Bach chorales
+    /// built by scripts/setup.sh; when resuming: the checkpoint's corpus]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The split of a piano-roll JSON file [default: train]
+    #[arg(long)]
+    pub split: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// seed = the TensorFlow original (780 visible: 78 notes × sounding+onset × 5 16th steps);
+    /// paper = Boulanger-Lewandowski 2012 (88 keys, one frame per vector) [default: seed]
+    #[arg(long, value_enum)]
+    pub layout: Option<Layout>,
+    /// Grid resolution [default: 4 (16th notes) for seed, 1 (quarter notes) for paper]
+    #[arg(long)]
+    pub steps_per_quarter: Option<u32>,
+    /// Hidden units of the RBM [default: 50 for seed, 150 for paper]
+    #[arg(long)]
+    pub hidden: Option<i64>,
+    /// Recurrent units [default: 100]
+    #[arg(long)]
+    pub recurrent: Option<i64>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Where to compute
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    /// CPU threads for libtorch [default: libtorch's choice]
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Random seed (data order, initial weights, Gibbs sampling) [default: 1234]
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Train until this many epochs are done in all (a resumed run counts the checkpoint's)
+    pub epochs: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder for checkpoints, their sidecars and metrics.jsonl
+    #[arg(long, default_value = checkpoint::DEFAULT_DIR)]
+    pub out: PathBuf,
+    /// Write a checkpoint every this many epochs (and always at the end)
+    #[arg(long, default_value_t = 5)]
+    pub save_every: usize,
+    /// Continue from this checkpoint: model, optimizer state, epoch counter and data order
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Learning rate [default: 0.001]
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Gibbs steps of CD-k [default: 15]
+    #[arg(long)]
+    pub k: Option<i64>,
+    /// Optimizer [default: adam]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Element-wise gradient clipping [default: 10, as the original]
+    #[arg(long)]
+    pub clip: Option<f64>,
+    /// Visible vectors per training sequence [default: 100]
+    #[arg(long)]
+    pub chunk_len: Option<usize>,
+    /// Sequences per update [default: 1, the original's one update per chunk]
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Epochs of RBM pre-training when no initialized.ot is in --out [default: 100]
+    #[arg(long)]
+    pub init_epochs: Option<usize>,
+    /// Skip RBM pre-training when no initialized.ot is in --out
+    #[arg(long)]
+    pub no_init: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Folder for initialized.ot
+    #[arg(long, default_value = checkpoint::DEFAULT_DIR)]
+    pub out: PathBuf,
+    /// Pre-training epochs [default: 100, as the original]
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Gibbs steps [default: 1, as the original]
+    #[arg(long)]
+    pub k: Option<i64>,
+    /// Learning rate [default: 0.001]
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Optimizer [default: adam]
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+impl TrainParams {
+    pub fn defaults() -> Self {
+        TrainParams {
+            optimizer: OptimizerKind::Adam,
+            lr: 0.001,
+            k: 15,
+            clip: 10.0,
+            chunk_len: 100,
+            batch_size: 1,
+            seed: 1234,
+            init_epochs: 100,
+            init_k: 1,
+            init_lr: 0.001,
+        }
+    }
+}
+
+fn model_config(args: &ModelArgs) -> ModelConfig {
+    let mut config = ModelConfig::for_layout(args.layout.unwrap_or(Layout::Seed), args.steps_per_quarter);
+    if let Some(h) = args.hidden {
+        config.n_hidden = h;
+    }
+    if let Some(r) = args.recurrent {
+        config.n_rnn = r;
+    }
+    config
+}
+
+/// The corpus of `data`, checked and turned into one `(n_vectors, n_visible)` tensor per piece.
+pub struct TrainingData {
+    pub spec: CorpusSpec,
+    pub pieces: Vec<Tensor>,
+}
+
+impl TrainingData {
+    pub fn load(data: &Path, split: Option<&str>, config: &ModelConfig, device: Device) -> Result<Self> {
+        let t0 = Instant::now();
+        let corpus = Corpus::load(data, split, config)?;
+        let n_visible = config.n_visible();
+        let pieces: Vec<Tensor> = corpus
+            .visible(config)
+            .into_iter()
+            .map(|(rows, n)| Tensor::from_slice(&rows).view([n as i64, n_visible]).to_device(device))
+            .collect();
+        let spec = CorpusSpec {
+            path: data.display().to_string(),
+            split: split.map(str::to_string),
+            pieces: pieces.len(),
+            vectors: corpus.vectors(config),
+        };
+        eprintln!(
+            "corpus {}{}: {} pieces, {} visible vectors, {} skipped ({:.1} s)",
+            spec.path,
+            split.map(|s| format!(" [{s}]")).unwrap_or_default(),
+            spec.pieces,
+            spec.vectors,
+            corpus.skipped.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        Ok(TrainingData { spec, pieces })
+    }
+
+    /// Consecutive chunks of at most `len` vectors of every piece.
+    pub fn chunks(&self, len: usize) -> Vec<Tensor> {
+        let len = len.max(1) as i64;
+        let mut out = Vec::new();
+        for piece in &self.pieces {
+            let n = piece.size()[0];
+            let mut start = 0;
+            while start < n {
+                let l = len.min(n - start);
+                // A lone trailing vector teaches nothing about transitions; the original kept it.
+                out.push(piece.narrow(0, start, l));
+                start += l;
+            }
+        }
+        out
+    }
+}
+
+/// Stacks chunks into `(B, T, V)` with zero padding and a `(B, T)` mask of real frames.
+fn pad_batch(chunks: &[Tensor], indices: &[usize]) -> (Tensor, Tensor) {
+    let t_max = indices.iter().map(|&i| chunks[i].size()[0]).max().unwrap_or(0);
+    let (mut vs, mut masks) = (Vec::new(), Vec::new());
+    for &i in indices {
+        let c = &chunks[i];
+        let t = c.size()[0];
+        let opts = (c.kind(), c.device());
+        vs.push(c.constant_pad_nd([0, 0, 0, t_max - t]));
+        masks.push(Tensor::cat(&[Tensor::ones([t], opts), Tensor::zeros([t_max - t], opts)], 0));
+    }
+    (Tensor::stack(&vs, 0), Tensor::stack(&masks, 0))
+}
+
+/// The seed of an epoch's randomness: data order and libtorch's generator.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64)
+}
+
+fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
+    tch::manual_seed(seed as i64);
+    let vs = nn::VarStore::new(device);
+    let model = RnnRbm::new(&vs.root(), config.n_visible(), config.n_hidden, config.n_rnn);
+    (vs, model)
+}
+
+fn rbm_parameters(model: &RnnRbm) -> Vec<(String, Tensor)> {
+    model.named_parameters().into_iter().filter(|(n, _)| RBM_PARAM_NAMES.contains(&n.as_str())).collect()
+}
+
+/// Pre-trains `W`, `bv`, `bh` as a plain RBM on all visible vectors with CD-k, one piece per
+/// update (as the original). Returns the last epoch's mean free-energy gap.
+pub fn pretrain(model: &RnnRbm, data: &TrainingData, params: &TrainParams, optimizer: OptimizerKind) -> Result<f64> {
+    let mut opt = Optimizer::new(optimizer, params.init_lr, params.clip, rbm_parameters(model));
+    let mut order: Vec<usize> = (0..data.pieces.len()).collect();
+    let mut cost = f64::NAN;
+    for epoch in 1..=params.init_epochs {
+        let seed = epoch_seed(params.seed ^ 0x1417, epoch);
+        tch::manual_seed(seed as i64);
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let t0 = Instant::now();
+        let mut total = Tensor::zeros([], (Kind::Double, model.w.device()));
+        let mut frames = 0;
+        for &i in &order {
+            let v = &data.pieces[i];
+            let loss = model.rbm_cd_loss(v, params.init_k);
+            loss.backward();
+            opt.step();
+            total += loss.detach().to_kind(Kind::Double) * v.size()[0] as f64;
+            frames += v.size()[0];
+        }
+        cost = total.double_value(&[]) / frames as f64;
+        if !cost.is_finite() {
+            bail!("pre-training diverged (cost {cost}) at epoch {epoch}: try a lower --lr");
+        }
+        if epoch == 1 || epoch % 10 == 0 || epoch == params.init_epochs {
+            eprintln!(
+                "pre-train epoch {epoch}/{}  cost {cost:.4}  {:.0} frames/s",
+                params.init_epochs,
+                frames as f64 / t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(cost)
+}
+
+/// `rnn-rbm init`.
+pub fn run_init(args: InitArgs) -> Result<()> {
+    let device = device::select(args.run.device, args.run.threads)?;
+    let config = model_config(&args.model);
+    let mut params = TrainParams::defaults();
+    params.seed = args.run.seed.unwrap_or(params.seed);
+    params.init_epochs = args.epochs.unwrap_or(params.init_epochs);
+    params.init_k = args.k.unwrap_or(params.init_k);
+    params.init_lr = args.lr.unwrap_or(params.init_lr);
+    let optimizer = args.optimizer.unwrap_or(params.optimizer);
+    let data_path = args.data.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    eprintln!("{} on {device:?}", config.describe());
+    let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, device)?;
+    let (_vs, model) = new_model(&config, device, params.seed);
+    let path = args.out.join("initialized.ot");
+    let cost = pretrain(&model, &data, &params, optimizer)?;
+    let sidecar = Sidecar {
+        stage: Stage::Pretrained,
+        model: config,
+        train: params.clone(),
+        corpus: data.spec.clone(),
+        epoch: params.init_epochs,
+        cost: Some(cost),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    checkpoint::save(&path, &sidecar, &model.named_parameters())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `rnn-rbm train`.
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    let device = device::select(args.run.device, args.run.threads)?;
+    if args.save_every == 0 {
+        bail!("--save-every must be at least 1");
+    }
+    // Model and hyper-parameters: the checkpoint's when resuming, flags override.
+    let resumed = match &args.resume {
+        Some(name) => {
+            let path = checkpoint::resolve(name)?;
+            let (sidecar, tensors) = checkpoint::load(&path)?;
+            if sidecar.stage != Stage::Trained {
+                bail!("{} is a pre-trained RBM, not a training checkpoint: start training without --resume", path.display());
+            }
+            if let Some(layout) = args.model.layout {
+                if layout != sidecar.model.layout {
+                    bail!("{} has layout {}, not {layout}", path.display(), sidecar.model.layout);
+                }
+            }
+            Some((path, sidecar, tensors))
+        }
+        None => None,
+    };
+    let (config, mut params, corpus_default) = match &resumed {
+        Some((_, s, _)) => (s.model.clone(), s.train.clone(), (PathBuf::from(&s.corpus.path), s.corpus.split.clone())),
+        None => (model_config(&args.model), TrainParams::defaults(), (PathBuf::from(DEFAULT_DATA), None)),
+    };
+    params.lr = args.lr.unwrap_or(params.lr);
+    params.k = args.k.unwrap_or(params.k);
+    params.optimizer = args.optimizer.unwrap_or(params.optimizer);
+    params.clip = args.clip.unwrap_or(params.clip);
+    params.chunk_len = args.chunk_len.unwrap_or(params.chunk_len);
+    params.batch_size = args.batch_size.unwrap_or(params.batch_size).max(1);
+    params.seed = args.run.seed.unwrap_or(params.seed);
+    params.init_epochs = args.init_epochs.unwrap_or(params.init_epochs);
+    let (data_path, split) = match args.data.data {
+        Some(d) => (d, args.data.split),
+        None => (corpus_default.0, args.data.split.or(corpus_default.1)),
+    };
+
+    eprintln!("{} on {device:?}", config.describe());
+    let data = TrainingData::load(&data_path, split.as_deref(), &config, device)?;
+    let (_vs, model) = new_model(&config, device, params.seed);
+    let mut opt = Optimizer::new(params.optimizer, params.lr, params.clip, model.named_parameters());
+    let start_epoch = match &resumed {
+        Some((path, sidecar, tensors)) => {
+            checkpoint::restore(path, &model.named_parameters(), tensors)?;
+            opt.load_state(tensors).with_context(|| format!("cannot resume from {}", path.display()))?;
+            eprintln!("resuming from {} (epoch {})", path.display(), sidecar.epoch);
+            sidecar.epoch
+        }
+        None => {
+            start_from_pretrained(&model, &config, &data, &params, &args.out, args.no_init)?;
+            0
+        }
+    };
+    if start_epoch >= args.epochs {
+        eprintln!("nothing to do: the checkpoint has {start_epoch} epochs already (asked for {})", args.epochs);
+        return Ok(());
+    }
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let metrics_path = args.out.join("metrics.jsonl");
+    let mut metrics = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed.is_some())
+        .truncate(resumed.is_none())
+        .open(&metrics_path)
+        .with_context(|| format!("cannot open {}", metrics_path.display()))?;
+
+    let chunks = data.chunks(params.chunk_len);
+    let mut order: Vec<usize> = (0..chunks.len()).collect();
+    let frames: i64 = chunks.iter().map(|c| c.size()[0]).sum();
+    eprintln!(
+        "training epochs {}..{} : {} chunks of ≤{} vectors, {} per update, {:?} lr {} k {}",
+        start_epoch + 1,
+        args.epochs,
+        chunks.len(),
+        params.chunk_len,
+        params.batch_size,
+        params.optimizer,
+        params.lr,
+        params.k
+    );
+    let run_start = Instant::now();
+    let mut last_saved: Option<PathBuf> = resumed.as_ref().map(|(p, _, _)| p.clone());
+    for epoch in start_epoch + 1..=args.epochs {
+        let seed = epoch_seed(params.seed, epoch);
+        tch::manual_seed(seed as i64);
+        order.sort_unstable();
+        order.shuffle(&mut StdRng::seed_from_u64(seed));
+        let t0 = Instant::now();
+        // Accumulated on the device: no host round trip inside an epoch.
+        let mut total = Tensor::zeros([], (Kind::Double, device));
+        for batch in order.chunks(params.batch_size) {
+            let (v, mask) = pad_batch(&chunks, batch);
+            let loss = model.cd_loss(&v, &mask, params.k);
+            loss.backward();
+            opt.step();
+            total += loss.detach().to_kind(Kind::Double) * mask.sum(Kind::Double);
+        }
+        let cost = total.double_value(&[]) / frames as f64;
+        let seconds = t0.elapsed().as_secs_f64();
+        if !cost.is_finite() {
+            let last = last_saved.map(|p| format!("the last good checkpoint is {}", p.display())).unwrap_or("no checkpoint was written".into());
+            bail!("the cost became {cost} at epoch {epoch}: training diverged; {last}. Try a lower --lr (now {}).", params.lr);
+        }
+        let record = json!({
+            "epoch": epoch,
+            "cost": cost,
+            "frames": frames,
+            "frames_per_s": frames as f64 / seconds,
+            "seconds": seconds,
+            "elapsed": run_start.elapsed().as_secs_f64(),
+            "lr": params.lr,
+        });
+        writeln!(metrics, "{record}").with_context(|| format!("cannot append to {}", metrics_path.display()))?;
+        eprintln!(
+            "epoch {epoch}/{}  cost {cost:>9.4}  {frames} frames  {:.0} frames/s  {seconds:.1} s",
+            args.epochs,
+            frames as f64 / seconds
+        );
+        if epoch % args.save_every == 0 || epoch == args.epochs {
+            let path = args.out.join(format!("epoch_{epoch}.ot"));
+            let sidecar = Sidecar {
+                stage: Stage::Trained,
+                model: config.clone(),
+                train: params.clone(),
+                corpus: data.spec.clone(),
+                epoch,
+                cost: Some(cost),
+                version: env!("CARGO_PKG_VERSION").into(),
+            };
+            let mut tensors = model.named_parameters();
+            tensors.extend(opt.state_tensors());
+            checkpoint::save(&path, &sidecar, &tensors)?;
+            eprintln!("saved {}", path.display());
+            last_saved = Some(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads `initialized.ot` from `out` when present, else pre-trains the RBM (and saves it) unless
+/// told not to.
+fn start_from_pretrained(
+    model: &RnnRbm,
+    config: &ModelConfig,
+    data: &TrainingData,
+    params: &TrainParams,
+    out: &Path,
+    no_init: bool,
+) -> Result<()> {
+    let path = out.join("initialized.ot");
+    if path.exists() {
+        let (sidecar, tensors) = checkpoint::load(&path)?;
+        if &sidecar.model != config {
+            bail!(
+                "{} was pre-trained for {}, not {}: run `rnn-rbm init` with the same layout, choose another --out, or pass --no-init",
+                path.display(),
+                sidecar.model.describe(),
+                config.describe()
+            );
+        }
+        if sidecar.corpus.path != data.spec.path || sidecar.corpus.split != data.spec.split {
+            eprintln!("note: {} was pre-trained on {}, not on {}", path.display(), sidecar.corpus.path, data.spec.path);
+        }
+        checkpoint::restore(&path, &rbm_parameters(model), &tensors)?;
+        eprintln!("starting from the pre-trained RBM {}", path.display());
+    } else if no_init {
+        eprintln!("no pre-training (--no-init): starting from random weights");
+    } else {
+        eprintln!("no {} yet: pre-training the RBM first ({} epochs of CD-{}; `rnn-rbm init` does this alone)", path.display(), params.init_epochs, params.init_k);
+        let cost = pretrain(model, data, params, params.optimizer)?;
+        let sidecar = Sidecar {
+            stage: Stage::Pretrained,
+            model: config.clone(),
+            train: params.clone(),
+            corpus: data.spec.clone(),
+            epoch: params.init_epochs,
+            cost: Some(cost),
+            version: env!("CARGO_PKG_VERSION").into(),
+        };
+        checkpoint::save(&path, &sidecar, &model.named_parameters())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

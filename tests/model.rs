@@ -1,0 +1,213 @@
+//! The model's mathematics against hand computations, enumeration and finite differences.
+use rnn_rbm::model::rbm::{bernoulli, exact_log_partition, free_energy, gibbs_chain, hidden_probs, visible_probs};
+use rnn_rbm::model::RnnRbm;
+use tch::{nn, Device, Kind, Tensor};
+
+fn t2(rows: &[&[f64]]) -> Tensor {
+    let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+    Tensor::from_slice(&flat).view([rows.len() as i64, rows[0].len() as i64])
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + b.abs())
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn softplus(x: f64) -> f64 {
+    (1.0 + x.exp()).ln()
+}
+
+#[test]
+fn rbm_conditionals_match_a_hand_computation() {
+    let w = t2(&[&[1.0, -1.0], &[0.5, 2.0], &[0.0, -0.5]]); // 3 visible × 2 hidden
+    let bh = t2(&[&[0.1, -0.2]]);
+    let bv = t2(&[&[0.3, 0.0, -0.4]]);
+    let v = t2(&[&[1.0, 0.0, 1.0]]);
+    let ph = hidden_probs(&v, &w, &bh);
+    // v W + bh = [1 + 0 + 0 + 0.1, -1 + 0 - 0.5 - 0.2] = [1.1, -1.7]
+    assert!(close(ph.double_value(&[0, 0]), sigmoid(1.1), 1e-12));
+    assert!(close(ph.double_value(&[0, 1]), sigmoid(-1.7), 1e-12));
+    let h = t2(&[&[1.0, 1.0]]);
+    let pv = visible_probs(&h, &w, &bv);
+    // h Wᵀ + bv = [1 - 1 + 0.3, 0.5 + 2 + 0, 0 - 0.5 - 0.4] = [0.3, 2.5, -0.9]
+    for (i, x) in [0.3, 2.5, -0.9].into_iter().enumerate() {
+        assert!(close(pv.double_value(&[0, i as i64]), sigmoid(x), 1e-12));
+    }
+}
+
+#[test]
+fn free_energy_matches_its_definition_per_row() {
+    let w = t2(&[&[1.0, -1.0], &[0.5, 2.0], &[0.0, -0.5]]);
+    let bh = t2(&[&[0.1, -0.2], &[0.0, 0.3]]); // one row of biases per frame
+    let bv = t2(&[&[0.3, 0.0, -0.4], &[1.0, 1.0, 1.0]]);
+    let v = t2(&[&[1.0, 0.0, 1.0], &[0.0, 1.0, 1.0]]);
+    let f = free_energy(&v, &w, &bv, &bh);
+    assert_eq!(f.size(), vec![2]);
+    let f0 = -(0.3 - 0.4) - softplus(1.1) - softplus(-1.7);
+    let f1 = -(1.0 + 1.0) - softplus(0.5 + 0.0) - softplus(2.0 - 0.5 + 0.3);
+    assert!(close(f.double_value(&[0]), f0, 1e-12));
+    assert!(close(f.double_value(&[1]), f1, 1e-12));
+}
+
+/// Every binary vector of `n` bits, as rows of an `(2^n, n)` double matrix.
+fn all_states(n: usize) -> Tensor {
+    let rows: Vec<f64> = (0..1usize << n).flat_map(|c| (0..n).map(move |i| ((c >> i) & 1) as f64)).collect();
+    Tensor::from_slice(&rows).view([1 << n, n as i64])
+}
+
+#[test]
+fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
+    tch::manual_seed(7);
+    let (nv, nh) = (5, 4);
+    let w = Tensor::randn([nv, nh], (Kind::Double, Device::Cpu));
+    let bv = Tensor::randn([1, nv], (Kind::Double, Device::Cpu));
+    let bh = Tensor::randn([1, nh], (Kind::Double, Device::Cpu));
+    let vs = all_states(nv as usize);
+    let hs = all_states(nh as usize);
+    // -E(v, h) = v·bv + h·bh + v W h for every pair.
+    let neg_energy = vs.matmul(&bv.tr()) + hs.matmul(&bh.tr()).tr() + vs.matmul(&w).matmul(&hs.tr());
+    let brute_f = -neg_energy.logsumexp(1, false); // F(v) = -log Σ_h exp(-E)
+    let f = free_energy(&vs, &w, &bv, &bh);
+    assert!(f64::try_from((&f - &brute_f).abs().max()).unwrap() < 1e-10);
+    let brute_log_z = neg_energy.flatten(0, -1).logsumexp(0, false).double_value(&[]);
+    let log_z = exact_log_partition(&w, &bv.squeeze_dim(0), &bh.squeeze_dim(0)).double_value(&[]);
+    assert!(close(log_z, brute_log_z, 1e-10), "{log_z} vs {brute_log_z}");
+}
+
+#[test]
+fn bernoulli_samples_are_binary_with_the_given_probabilities() {
+    tch::manual_seed(1);
+    let p = Tensor::from_slice(&[0.0f32, 0.1, 0.5, 0.9, 1.0]).unsqueeze(0).expand([40_000, 5], false).contiguous();
+    let s = bernoulli(&p);
+    assert!(bool::try_from(s.eq(0.0).logical_or(&s.eq(1.0)).all()).unwrap());
+    let mean = s.mean_dim(0, false, Kind::Double);
+    for (i, expected) in [0.0, 0.1, 0.5, 0.9, 1.0].into_iter().enumerate() {
+        let sd = (expected * (1.0 - expected) / 40_000.0f64).sqrt();
+        let got = mean.double_value(&[i as i64]);
+        assert!((got - expected).abs() <= 5.0 * sd + 1e-12, "p={expected}: {got}");
+    }
+}
+
+#[test]
+fn gibbs_chain_of_an_rbm_without_weights_samples_the_visible_biases() {
+    // With W = 0 the visible units are independent with p = sigmoid(bv), whatever the start.
+    tch::manual_seed(2);
+    let n = 20_000;
+    let w = Tensor::zeros([3, 4], (Kind::Float, Device::Cpu));
+    let bv = Tensor::from_slice(&[-2.0f32, 0.0, 1.5]).unsqueeze(0);
+    let bh = Tensor::zeros([1, 4], (Kind::Float, Device::Cpu));
+    let v0 = Tensor::ones([n, 3], (Kind::Float, Device::Cpu));
+    let v = gibbs_chain(&v0, &w, &bv, &bh, 3);
+    let mean = v.mean_dim(0, false, Kind::Double);
+    for (i, b) in [-2.0f64, 0.0, 1.5].into_iter().enumerate() {
+        let p = sigmoid(b);
+        let sd = (p * (1.0 - p) / n as f64).sqrt();
+        assert!((mean.double_value(&[i as i64]) - p).abs() < 5.0 * sd);
+    }
+}
+
+/// A double-precision RNN-RBM with parameters large enough for every gradient to matter.
+fn random_model(nv: i64, nh: i64, nr: i64, seed: i64) -> (nn::VarStore, RnnRbm) {
+    tch::manual_seed(seed);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = RnnRbm::new(&vs.root(), nv, nh, nr);
+    vs.double();
+    tch::no_grad(|| {
+        for (_, p) in model.named_parameters() {
+            p.shallow_clone().copy_(&(p.randn_like() * 0.5));
+        }
+    });
+    (vs, model)
+}
+
+fn binary(shape: &[i64], seed: i64) -> Tensor {
+    tch::manual_seed(seed);
+    Tensor::rand(shape, (Kind::Double, Device::Cpu)).lt(0.4).to_kind(Kind::Double)
+}
+
+#[test]
+fn rnn_states_condition_each_frame_on_the_state_before_it() {
+    let (_vs, m) = random_model(4, 3, 2, 3);
+    let v = binary(&[1, 3, 4], 4);
+    let (before, last) = m.rnn_states(&v, None);
+    assert_eq!(before.size(), vec![1, 3, 2]);
+    // Frame 0 is conditioned on u0; frame 1 on tanh(bu + v_0 Wvu + u0 Wuu).
+    assert!(bool::try_from(before.get(0).get(0).allclose(&m.u0.get(0), 0.0, 0.0, false)).unwrap());
+    let u1 = (v.get(0).get(0).unsqueeze(0).matmul(&m.wvu) + m.u0.matmul(&m.wuu) + &m.bu).tanh();
+    assert!(bool::try_from(before.get(0).get(1).allclose(&u1.get(0), 1e-12, 1e-12, false)).unwrap());
+    let u2 = m.step(&u1, &v.get(0).get(1).unsqueeze(0));
+    assert!(bool::try_from(before.get(0).get(2).allclose(&u2.get(0), 1e-12, 1e-12, false)).unwrap());
+    let u3 = m.step(&u2, &v.get(0).get(2).unsqueeze(0));
+    assert!(bool::try_from(last.allclose(&u3, 1e-12, 1e-12, false)).unwrap());
+    // And the biases of frame t come from that state.
+    let (bv_t, bh_t) = m.frame_biases(&before);
+    let expected_bv1 = u1.matmul(&m.wuv) + &m.bv;
+    let expected_bh1 = u1.matmul(&m.wuh) + &m.bh;
+    assert!(bool::try_from(bv_t.get(0).get(1).allclose(&expected_bv1.get(0), 1e-12, 1e-12, false)).unwrap());
+    assert!(bool::try_from(bh_t.get(0).get(1).allclose(&expected_bh1.get(0), 1e-12, 1e-12, false)).unwrap());
+}
+
+#[test]
+fn loss_gradient_reaches_every_rnn_parameter_and_matches_finite_differences() {
+    let (_vs, m) = random_model(6, 4, 3, 11);
+    let v = binary(&[2, 5, 6], 12);
+    let neg = binary(&[2, 5, 6], 13); // negative samples held fixed
+    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]).view([2, 5]);
+    let loss = m.free_energy_gap(&v, &neg, &mask);
+    loss.backward();
+    let eps = 1e-6;
+    let mut checked = 0;
+    for (name, p) in m.named_parameters() {
+        let grad = p.grad();
+        assert!(grad.defined(), "{name} has no gradient");
+        assert!(f64::try_from(grad.abs().max()).unwrap() > 1e-6, "{name}'s gradient is zero");
+        let flat = p.view(-1);
+        let n = flat.size()[0];
+        for idx in [0, n / 2, n - 1] {
+            let original = flat.double_value(&[idx]);
+            let at = |x: f64| {
+                tch::no_grad(|| {
+                    let _ = flat.shallow_clone().get(idx).fill_(x);
+                    m.free_energy_gap(&v, &neg, &mask).double_value(&[])
+                })
+            };
+            let numeric = (at(original + eps) - at(original - eps)) / (2.0 * eps);
+            at(original);
+            let analytic = grad.view(-1).double_value(&[idx]);
+            assert!(close(analytic, numeric, 1e-6), "{name}[{idx}]: autograd {analytic} vs finite differences {numeric}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 27);
+}
+
+#[test]
+fn padded_frames_do_not_change_the_loss() {
+    let (_vs, m) = random_model(6, 4, 3, 21);
+    let a = binary(&[1, 3, 6], 22);
+    let b = binary(&[1, 5, 6], 23);
+    let na = binary(&[1, 3, 6], 24);
+    let nb = binary(&[1, 5, 6], 25);
+    let gap_a = m.free_energy_gap(&a, &na, &Tensor::ones([1, 3], (Kind::Double, Device::Cpu))).double_value(&[]);
+    let gap_b = m.free_energy_gap(&b, &nb, &Tensor::ones([1, 5], (Kind::Double, Device::Cpu))).double_value(&[]);
+    // `a` padded with junk frames to length 5 and batched with `b`.
+    let junk = Tensor::ones([1, 2, 6], (Kind::Double, Device::Cpu));
+    let v = Tensor::cat(&[Tensor::cat(&[&a, &junk], 1), b], 0);
+    let neg = Tensor::cat(&[Tensor::cat(&[&na, &junk], 1), nb], 0);
+    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]).view([2, 5]);
+    let batched = m.free_energy_gap(&v, &neg, &mask).double_value(&[]);
+    assert!(close(batched, (3.0 * gap_a + 5.0 * gap_b) / 8.0, 1e-12));
+}
+
+#[test]
+fn generation_returns_binary_vectors_of_the_requested_shape() {
+    let (_vs, m) = random_model(6, 4, 3, 31);
+    let u = m.initial_state(2);
+    let v0 = Tensor::zeros([2, 6], (Kind::Double, Device::Cpu));
+    let out = m.generate(&u, &v0, 7, 5);
+    assert_eq!(out.size(), vec![2, 7, 6]);
+    assert!(bool::try_from(out.eq(0.0).logical_or(&out.eq(1.0)).all()).unwrap());
+}
