@@ -17,7 +17,7 @@ Dropped, with counts printed:
     not a variant, so it names a chorale of its own;
   - duplicates: a score whose voices hold the same notes as another's, ignoring ties and
     up to an editorial variant or two (>= 95% of notes equal; e.g. BWV 274 = BWV 62.6).
-Only the vocal parts (Soprano, Alto, Tenor, Bass; two sopranos in a few) are written:
+Only the vocal parts (Soprano, Alto, Tenor, Bass; two sopranos in two) are written:
 the obbligato instruments of the cantata settings (horns, trumpets, timpani, strings,
 continuo) are not part of the four-part chorale.
 
@@ -26,20 +26,23 @@ Output: DIR/<source stem>.mid (e.g. bwv1.6.mid), MIDI format 1: a conductor trac
 each on its own channel 1, 2, 3, ... (never 10, the drum channel). Repeats are left as
 written (not expanded); ties become single notes. Output is deterministic.
 
-Credit: the chorale encodings are distributed with music21 (Michael Scott Asato Cuthbert
-et al., https://github.com/cuthbertLab/music21), which credits Margaret Greentree
-(formerly jsbchorales.net) for the chorale collection; the files themselves carry
-"PDF (c) 2004 Margaret Greentree - used by permission". music21's corpus licence: the
-music is in the public domain and the encodings are public domain or used by permission.
+Credit: the encodings come with music21 (Michael Scott Asato Cuthbert et al.,
+https://github.com/cuthbertLab/music21). Its corpus/chorales.py credits the collection to
+Margaret Greentree (formerly at jsbchorales.net), "who compiled all chorales in the
+corpus"; most files carry the credit "PDF © 2004 Margaret Greentree / used by permission".
+music21's licence notes: "The encoded musical scores in the corpus have their own
+copyrights and licenses. [The] underlying music is believed to be in the public domain
+[...] and the encodings are also either public domain or used by permission."
 """
 import argparse
+import copy
 import os
 import re
 import sys
 import time
 from multiprocessing import Pool
 
-from music21 import bar, converter, corpus, midi, repeat, spanner, stream, tempo
+from music21 import bar, converter, corpus, key, meter, midi, repeat, spanner, stream, tempo
 
 VOICES = {'soprano', 'alto', 'tenor', 'bass'}
 MIN_FILES = 300  # fewer than this from a full run means something went wrong
@@ -53,7 +56,7 @@ def natural_key(name):
 
 def variant_base(stem):
     """bwv248.23-s -> bwv248.23; bwv112.5-sc -> bwv112.5; bwv69.6-a stays (BWV 69a)."""
-    base, dash, suffix = stem.partition('-')
+    base, _, suffix = stem.partition('-')
     return stem if suffix == 'a' else base
 
 
@@ -71,6 +74,18 @@ def strip_repeats(score):
         sp.activeSite.remove(sp)
 
 
+def dedupe_marks(score):
+    """Every part repeats the time and key signatures (and tempo): keep one per offset, or
+    music21 writes each once per part into the conductor track."""
+    for cls in (meter.TimeSignature, key.KeySignature, tempo.MetronomeMark):
+        seen = set()
+        for el in list(score.recurse().getElementsByClass(cls)):
+            offset = el.getOffsetInHierarchy(score)
+            if offset in seen:
+                el.activeSite.remove(el)
+            seen.add(offset)
+
+
 def convert(path):
     """Worker: parse one file; return a dict with the MIDI bytes or a reason to skip it."""
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -80,17 +95,19 @@ def convert(path):
         voices = [p for p in score.parts if (p.partName or '').split() and
                   p.partName.split()[0].lower() in VOICES]
         if not 4 <= len(voices) <= 5 or any(not p.flatten().notes for p in voices):
-            return {'stem': stem, 'skip': f'not a chorale ({len(voices)} vocal parts)'}
-        # Tempo marks may sit in an instrument's part only: keep them before dropping those.
-        marks = [(m.getOffsetInHierarchy(score), m)
+            return {'stem': stem,
+                    'skip': f'not a 4- or 5-voice chorale ({len(voices)} vocal parts)'}
+        # A tempo mark may sit in an instrument's part only: keep it before dropping those.
+        marks = [(m.getOffsetInHierarchy(score), copy.deepcopy(m))
                  for m in score.recurse().getElementsByClass(tempo.MetronomeMark)]
         for p in list(score.parts):
             if p not in voices:
                 score.remove(p)
-        if marks and not score.recurse().getElementsByClass(tempo.MetronomeMark):
-            offset, mark = marks[0]
-            voices[0].insert(offset, mark)
+        if not score.recurse().getElementsByClass(tempo.MetronomeMark):
+            for offset, mark in marks:
+                voices[0].insert(offset, mark)
         strip_repeats(score)
+        dedupe_marks(score)
         mf = midi.translate.streamToMidiFile(score)
         # music21 gives parts that share a MIDI program one channel; give each its own.
         for i, track in enumerate(t for t in mf.tracks if t.hasNotes()):
@@ -120,20 +137,23 @@ def main():
                    key=lambda p: natural_key(os.path.basename(p)))
     for ext, reason in (('.krn', 'Humdrum .krn (duplicates of MusicXML files)'),
                         ('.rntxt', 'Roman-numeral analysis .rntxt (not music)')):
-        drop(reason, sum(p.endswith(ext) for p in paths))
+        if any(p.endswith(ext) for p in paths):
+            drop(reason, sum(p.endswith(ext) for p in paths))
     paths = [p for p in paths if p.endswith(('.mxl', '.xml'))]
-    if args.limit:
+    if args.limit is not None:
         paths = paths[:args.limit]
-    print(f'{len(paths)} MusicXML files to convert with {os.cpu_count()} processes', flush=True)
+    workers = os.cpu_count() or 1
+    print(f'{len(paths)} MusicXML files to convert with {workers} processes', flush=True)
 
     results = []
-    with Pool(os.cpu_count()) as pool:
+    with Pool(workers) as pool:
         for i, r in enumerate(pool.imap(convert, paths), 1):
             results.append(r)
             if 'error' in r:
-                print(f'{r["stem"]}: skipped, music21 failed: {r["error"]}', file=sys.stderr)
+                print(f'{r["stem"]}: skipped, music21 failed: {r["error"]}', file=sys.stderr,
+                      flush=True)
             if i % 25 == 0 or i == len(paths):
-                print(f'  {i}/{len(paths)} parsed ({time.time() - t0:.0f} s)', flush=True)
+                print(f'  {i}/{len(paths)} converted ({time.time() - t0:.0f} s)', flush=True)
 
     good = []
     for r in results:
@@ -187,7 +207,7 @@ def main():
     for reason, n in dropped.items():
         print(f'  dropped {n:3d}: {reason}')
     print(f'done in {time.time() - t0:.1f} s')
-    needed = 1 if args.limit else MIN_FILES
+    needed = min(1, args.limit) if args.limit is not None else MIN_FILES
     if len(unique) < needed:
         sys.exit(f'error: only {len(unique)} MIDI files written (expected at least {needed}); '
                  'is music21 installed with its corpus?')
