@@ -123,7 +123,7 @@ fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
         bail!("{} is not a piano-roll JSON file (expected an object of splits)", path.display());
     };
     let Some(pieces) = splits.get(split) else {
-        let names: Vec<&str> = splits.keys().map(String::as_str).collect();
+        let names: Vec<&str> = splits.iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k.as_str()).collect();
         bail!("{} has no split {split:?} (it has: {})", path.display(), names.join(", "));
     };
     let pieces = pieces

@@ -111,6 +111,20 @@ fn training_then_generation_should_learn_the_chords_of_the_corpus() {
             in_chords += sounding.iter().filter(|p| CHORD_A.contains(p) || CHORD_B.contains(p)).count();
         }
     }
+    // scripts/generate_many.sh: one file per seed, each a different piece.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/generate_many.sh");
+    let out = Command::new("bash")
+        .args([script.to_str().unwrap(), "epoch_30.ot", "3", "many", "--length", "32", "--threads", "1"])
+        .env("RNN_RBM_BIN", env!("CARGO_BIN_EXE_rnn-rbm"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let many: Vec<Vec<u8>> =
+        (1..=3).map(|s| std::fs::read(dir.path().join(format!("many/epoch_30_seed{s}_0.mid"))).unwrap()).collect();
+    assert!(many[0] != many[1] && many[1] != many[2] && many[0] != many[2], "seeds gave identical pieces");
+    assert_eq!(std::fs::read_dir(dir.path().join("many")).unwrap().count(), 3);
+
     // The corpus only ever sounds these six pitches, three at a time.
     assert!(total > 0);
     assert!(in_chords as f64 >= 0.9 * total as f64, "{in_chords} of {total} notes in the corpus's chords");

@@ -1,0 +1,70 @@
+//! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`
+//! and the JSB Chorales piano-roll JSON (train and valid splits).
+use rnn_rbm::config::{Layout, ModelConfig};
+use rnn_rbm::corpus::Corpus;
+use std::path::Path;
+
+fn bach() -> &'static Path {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bach");
+    assert!(path.is_dir(), "data/bach is missing: run scripts/setup.sh first");
+    Box::leak(path.into_boxed_path())
+}
+
+fn jsb() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/jsb-chorales-quarter.json")
+}
+
+/// Mean number of sounding notes over the steps where something sounds.
+fn mean_polyphony(corpus: &Corpus) -> f64 {
+    let (mut notes, mut steps) = (0usize, 0usize);
+    for p in &corpus.pieces {
+        for t in 0..p.roll.steps() {
+            let n = (0..p.roll.n_notes).filter(|&c| p.roll.is_sounding(t, c)).count();
+            notes += n;
+            steps += usize::from(n > 0);
+        }
+    }
+    notes as f64 / steps as f64
+}
+
+#[test]
+fn the_default_bach_corpus_loads_every_chorale_as_four_part_harmony() {
+    let config = ModelConfig::for_layout(Layout::Seed, None);
+    let corpus = Corpus::load(bach(), None, &config).unwrap();
+    assert!(corpus.pieces.len() >= 350, "{} chorales", corpus.pieces.len());
+    assert!(corpus.skipped.is_empty(), "{:?}", corpus.skipped);
+    // Four voices, sometimes fewer at cadences and rests: between 3 and 4.2 notes per step.
+    let poly = mean_polyphony(&corpus);
+    assert!((3.0..=4.2).contains(&poly), "mean polyphony {poly}");
+    // Onsets: every step that starts a note also sounds it.
+    for p in &corpus.pieces {
+        for t in 0..p.roll.steps() {
+            for c in 0..p.roll.n_notes {
+                assert!(!p.roll.is_onset(t, c) || p.roll.is_sounding(t, c));
+            }
+        }
+    }
+    // 16th-note steps, 5 per visible vector of 780 bits.
+    let (rows, n, width) = corpus.pieces[0].roll.to_visible(true, 5);
+    assert_eq!(width, 780);
+    assert_eq!(rows.len(), n * 780);
+    assert_eq!(corpus.vectors(&config), corpus.pieces.iter().map(|p| p.roll.steps() / 5).sum::<usize>());
+}
+
+#[test]
+fn the_jsb_json_splits_have_the_published_piece_and_frame_counts() {
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    let train = Corpus::load(&jsb(), Some("train"), &config).unwrap();
+    let valid = Corpus::load(&jsb(), Some("valid"), &config).unwrap();
+    assert_eq!((train.pieces.len(), train.vectors(&config)), (229, 13_807));
+    assert_eq!((valid.pieces.len(), valid.vectors(&config)), (76, 4_602));
+    let poly = mean_polyphony(&train);
+    assert!((3.5..=4.0).contains(&poly), "mean polyphony {poly}");
+}
+
+#[test]
+fn a_missing_json_split_is_an_error_that_lists_the_splits() {
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    let err = Corpus::load(&jsb(), Some("test"), &config).err().unwrap().to_string();
+    assert!(err.contains("has no split \"test\" (it has: train, valid)"), "{err}");
+}
