@@ -72,6 +72,27 @@ pub struct Sidecar {
     pub version: String,
 }
 
+impl Sidecar {
+    pub fn new(
+        stage: Stage,
+        model: &ModelConfig,
+        train: &TrainParams,
+        corpus: &CorpusSpec,
+        epoch: usize,
+        cost: f64,
+    ) -> Self {
+        Sidecar {
+            stage,
+            model: model.clone(),
+            train: train.clone(),
+            corpus: corpus.clone(),
+            epoch,
+            cost: Some(cost),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
 /// `epoch_5.ot` → `epoch_5.json`.
 pub fn sidecar_path(checkpoint: &Path) -> PathBuf {
     checkpoint.with_extension("json")
@@ -97,10 +118,16 @@ pub fn resolve(name: &Path) -> Result<PathBuf> {
 
 /// Writes `tensors` to `path` and `sidecar` beside it, each atomically.
 pub fn save(path: &Path, sidecar: &Sidecar, tensors: &[(String, Tensor)]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let on_cpu: Vec<(String, Tensor)> =
-        tensors.iter().map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu))).collect();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let on_cpu: Vec<(String, Tensor)> = tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu)))
+        .collect();
     let tmp = tmp_path(path);
     Tensor::save_multi(&on_cpu, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     commit(&tmp, path)?;
@@ -127,7 +154,8 @@ fn commit(tmp: &Path, path: &Path) -> Result<()> {
     File::open(tmp)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("cannot flush {}", tmp.display()))?;
-    std::fs::rename(tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    std::fs::rename(tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 fn sync_dir(dir: &Path) {
@@ -141,10 +169,19 @@ fn sync_dir(dir: &Path) {
 pub fn load_sidecar(path: &Path) -> Result<Sidecar> {
     let side = sidecar_path(path);
     let text = std::fs::read_to_string(&side).with_context(|| {
-        format!("checkpoint {}: cannot read its sidecar {}", path.display(), side.display())
+        format!(
+            "checkpoint {}: cannot read its sidecar {}",
+            path.display(),
+            side.display()
+        )
     })?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("checkpoint {}: sidecar {} is not valid", path.display(), side.display()))
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "checkpoint {}: sidecar {} is not valid",
+            path.display(),
+            side.display()
+        )
+    })
 }
 
 /// Reads a checkpoint: its sidecar and its named tensors (on the CPU).
@@ -155,14 +192,21 @@ pub fn load(path: &Path) -> Result<(Sidecar, HashMap<String, Tensor>)> {
     let sidecar = load_sidecar(path)?;
     let tensors = Tensor::load_multi(path).map_err(|e| {
         let first = e.to_string().lines().next().unwrap_or_default().to_string();
-        anyhow::anyhow!("checkpoint {} is not a readable libtorch archive (truncated or foreign?): {first}", path.display())
+        anyhow::anyhow!(
+            "checkpoint {} is not a readable libtorch archive (truncated or foreign?): {first}",
+            path.display()
+        )
     })?;
     Ok((sidecar, tensors.into_iter().collect()))
 }
 
 /// Copies the named tensors into the model's variables, checking that each exists with the
 /// right shape.
-pub fn restore(path: &Path, vars: &[(String, Tensor)], tensors: &HashMap<String, Tensor>) -> Result<()> {
+pub fn restore(
+    path: &Path,
+    vars: &[(String, Tensor)],
+    tensors: &HashMap<String, Tensor>,
+) -> Result<()> {
     tch::no_grad(|| {
         for (name, var) in vars {
             let Some(saved) = tensors.get(name) else {

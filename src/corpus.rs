@@ -36,9 +36,15 @@ impl Corpus {
             }
             bail!("data {} not found", path.display());
         }
-        let is_json = path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         if split.is_some() && !is_json {
-            bail!("--split applies to a piano-roll JSON file, and {} is not one", path.display());
+            bail!(
+                "--split applies to a piano-roll JSON file, and {} is not one",
+                path.display()
+            );
         }
         let mut corpus = if is_json {
             load_json(path, split.unwrap_or("train"), config)?
@@ -46,24 +52,36 @@ impl Corpus {
             load_midi(path, config)?
         };
         let min_steps = 2 * config.steps_per_vector;
-        let (kept, short): (Vec<Piece>, Vec<Piece>) =
-            corpus.pieces.into_iter().partition(|p| p.roll.steps() >= min_steps);
+        let (kept, short): (Vec<Piece>, Vec<Piece>) = corpus
+            .pieces
+            .into_iter()
+            .partition(|p| p.roll.steps() >= min_steps);
         for p in short {
-            corpus.skipped.push((p.name, format!("shorter than 2 visible vectors ({} steps)", p.roll.steps())));
+            corpus.skipped.push((
+                p.name,
+                format!("shorter than 2 visible vectors ({} steps)", p.roll.steps()),
+            ));
         }
         corpus.pieces = kept;
         for (name, why) in &corpus.skipped {
             eprintln!("warning: skipping {name}: {why}");
         }
         if corpus.pieces.is_empty() {
-            bail!("no usable pieces in {} ({} skipped)", path.display(), corpus.skipped.len());
+            bail!(
+                "no usable pieces in {} ({} skipped)",
+                path.display(),
+                corpus.skipped.len()
+            );
         }
         Ok(corpus)
     }
 
     /// Total number of visible vectors over all pieces.
     pub fn vectors(&self, config: &ModelConfig) -> usize {
-        self.pieces.iter().map(|p| p.roll.steps() / config.steps_per_vector).sum()
+        self.pieces
+            .iter()
+            .map(|p| p.roll.steps() / config.steps_per_vector)
+            .sum()
     }
 
     /// Each piece as a `(n_vectors, n_visible)` row-major matrix of 0/1 values.
@@ -83,7 +101,10 @@ pub fn midi_files(path: &Path) -> Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let options = glob::MatchOptions { case_sensitive: false, ..Default::default() };
+    let options = glob::MatchOptions {
+        case_sensitive: false,
+        ..Default::default()
+    };
     let base = glob::Pattern::escape(path.to_str().context("data path is not valid UTF-8")?);
     let mut files = Vec::new();
     for ext in ["mid", "midi"] {
@@ -101,11 +122,19 @@ fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
     if files.is_empty() {
         bail!("no .mid or .midi files in {}", path.display());
     }
-    let mut corpus = Corpus { pieces: Vec::new(), skipped: Vec::new() };
+    let mut corpus = Corpus {
+        pieces: Vec::new(),
+        skipped: Vec::new(),
+    };
     for file in files {
         let name = file.display().to_string();
         let roll = midi::read_file(&file).and_then(|song| {
-            PianoRoll::from_song(&song, config.steps_per_quarter, config.low_note, config.n_notes)
+            PianoRoll::from_song(
+                &song,
+                config.steps_per_quarter,
+                config.low_note,
+                config.n_notes,
+            )
         });
         match roll {
             Ok(roll) => corpus.pieces.push(Piece { name, roll }),
@@ -116,24 +145,47 @@ fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
 }
 
 fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(splits) = value.as_object() else {
-        bail!("{} is not a piano-roll JSON file (expected an object of splits)", path.display());
+        bail!(
+            "{} is not a piano-roll JSON file (expected an object of splits)",
+            path.display()
+        );
     };
     let Some(pieces) = splits.get(split) else {
-        let names: Vec<&str> = splits.iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k.as_str()).collect();
-        bail!("{} has no split {split:?} (it has: {})", path.display(), names.join(", "));
+        let names: Vec<&str> = splits
+            .iter()
+            .filter(|(_, v)| v.is_array())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        bail!(
+            "{} has no split {split:?} (it has: {})",
+            path.display(),
+            names.join(", ")
+        );
     };
-    let pieces = pieces
-        .as_array()
-        .with_context(|| format!("{}: split {split:?} is not a list of pieces", path.display()))?;
-    let mut corpus = Corpus { pieces: Vec::new(), skipped: Vec::new() };
+    let pieces = pieces.as_array().with_context(|| {
+        format!(
+            "{}: split {split:?} is not a list of pieces",
+            path.display()
+        )
+    })?;
+    let mut corpus = Corpus {
+        pieces: Vec::new(),
+        skipped: Vec::new(),
+    };
     for (i, piece) in pieces.iter().enumerate() {
         let name = format!("{}[{split}][{i}]", path.display());
         match parse_frames(piece) {
-            Ok(frames) => match PianoRoll::from_frames(&frames, config.steps_per_quarter, config.low_note, config.n_notes) {
+            Ok(frames) => match PianoRoll::from_frames(
+                &frames,
+                config.steps_per_quarter,
+                config.low_note,
+                config.n_notes,
+            ) {
                 Ok(roll) => corpus.pieces.push(Piece { name, roll }),
                 Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
             },

@@ -68,23 +68,45 @@ pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
     let path = checkpoint::resolve(name)?;
     let (sidecar, tensors) = checkpoint::load(&path)?;
     if sidecar.stage != Stage::Trained {
-        bail!("{} is a pre-trained RBM without its RNN: train a model first (rnn-rbm train)", path.display());
+        bail!(
+            "{} is a pre-trained RBM without its RNN: train a model first (rnn-rbm train)",
+            path.display()
+        );
     }
     let config = &sidecar.model;
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::new(&vs.root(), config.n_visible(), config.n_hidden, config.n_rnn);
+    let model = RnnRbm::new(
+        &vs.root(),
+        config.n_visible(),
+        config.n_hidden,
+        config.n_rnn,
+    );
     checkpoint::restore(&path, &model.named_parameters(), &tensors)?;
-    Ok(LoadedModel { path, sidecar, model, _vs: vs })
+    Ok(LoadedModel {
+        path,
+        sidecar,
+        model,
+        _vs: vs,
+    })
 }
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
 /// (`None`, with a warning, when the corpus is not at hand).
-fn primer_roll(args: &GenerateArgs, loaded: &LoadedModel, rng: &mut impl Rng) -> Result<Option<(String, PianoRoll)>> {
+fn primer_roll(
+    args: &GenerateArgs,
+    loaded: &LoadedModel,
+    rng: &mut impl Rng,
+) -> Result<Option<(String, PianoRoll)>> {
     let config = &loaded.sidecar.model;
     if let Some(file) = &args.primer {
         let song = midi::read_file(file)?;
-        let roll = PianoRoll::from_song(&song, config.steps_per_quarter, config.low_note, config.n_notes)
-            .with_context(|| format!("primer {}", file.display()))?;
+        let roll = PianoRoll::from_song(
+            &song,
+            config.steps_per_quarter,
+            config.low_note,
+            config.n_notes,
+        )
+        .with_context(|| format!("primer {}", file.display()))?;
         return Ok(Some((file.display().to_string(), roll)));
     }
     let spec = &loaded.sidecar.corpus;
@@ -103,16 +125,28 @@ fn primer_roll(args: &GenerateArgs, loaded: &LoadedModel, rng: &mut impl Rng) ->
 
 /// The RNN state after the primer's first `steps` steps, and the primer's last vector, for a
 /// batch of `count`.
-fn prime(model: &RnnRbm, config: &ModelConfig, roll: Option<&PianoRoll>, steps: usize, count: i64, device: Device) -> (Tensor, Tensor) {
+fn prime(
+    model: &RnnRbm,
+    config: &ModelConfig,
+    roll: Option<&PianoRoll>,
+    steps: usize,
+    count: i64,
+    device: Device,
+) -> (Tensor, Tensor) {
     let n_visible = config.n_visible();
     let zero_v = Tensor::zeros([count, n_visible], (Kind::Float, device));
-    let Some(roll) = roll else { return (model.initial_state(count), zero_v) };
+    let Some(roll) = roll else {
+        return (model.initial_state(count), zero_v);
+    };
     let (rows, n, _) = roll.to_visible(config.onsets, config.steps_per_vector);
     let take = steps.div_ceil(config.steps_per_vector).min(n) as i64;
     if take == 0 {
         return (model.initial_state(count), zero_v);
     }
-    let v = Tensor::from_slice(&rows).view([n as i64, n_visible]).narrow(0, 0, take).to_device(device);
+    let v = Tensor::from_slice(&rows)
+        .view([n as i64, n_visible])
+        .narrow(0, 0, take)
+        .to_device(device);
     let v = v.unsqueeze(0).expand([count, take, n_visible], false);
     let (_, u) = tch::no_grad(|| model.rnn_states(&v, None));
     (u, v.select(1, take - 1))
@@ -126,23 +160,48 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64 % 1_000_000).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000)
+            .unwrap_or(0)
     });
     tch::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let primer = primer_roll(&args, &loaded, &mut rng)?;
-    let prime_steps = args.prime_steps.unwrap_or(16 * config.steps_per_quarter as usize);
-    let (u, v_last) = prime(&loaded.model, &config, primer.as_ref().map(|(_, r)| r), prime_steps, args.count as i64, device);
+    let prime_steps = args
+        .prime_steps
+        .unwrap_or(16 * config.steps_per_quarter as usize);
+    let (u, v_last) = prime(
+        &loaded.model,
+        &config,
+        primer.as_ref().map(|(_, r)| r),
+        prime_steps,
+        args.count as i64,
+        device,
+    );
 
     let steps = args.length.unwrap_or(300 * config.steps_per_vector);
     let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
     let t0 = Instant::now();
-    let out = loaded.model.generate(&u, &v_last, n_vectors as i64, args.gibbs).to_device(Device::Cpu).to_kind(Kind::Float);
+    let out = loaded
+        .model
+        .generate(&u, &v_last, n_vectors as i64, args.gibbs)
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float);
     let seconds = t0.elapsed().as_secs_f64();
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let stem = loaded.path.file_stem().and_then(|s| s.to_str()).unwrap_or("piece").to_string();
-    let primed_on = primer.as_ref().map(|(n, _)| n.as_str()).unwrap_or("nothing (initial state)");
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    let stem = loaded
+        .path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("piece")
+        .to_string();
+    let primed_on = primer
+        .as_ref()
+        .map(|(n, _)| n.as_str())
+        .unwrap_or("nothing (initial state)");
     for i in 0..args.count {
         let rows = Vec::<f32>::try_from(out.get(i as i64).flatten(0, -1))?;
         let roll = PianoRoll::from_visible(
@@ -155,12 +214,21 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             config.n_notes,
         );
         let mut song = roll.to_song(args.tempo, args.velocity);
-        song.name = Some(format!("rnn-rbm {stem}, seed {seed}, primed on {primed_on}"));
+        song.name = Some(format!(
+            "rnn-rbm {stem}, seed {seed}, primed on {primed_on}"
+        ));
         let path = args.out.join(format!("{stem}_seed{seed}_{i}.mid"));
         midi::write_file(&path, &song)?;
-        println!("wrote {} ({} steps, {} notes)", path.display(), roll.steps(), song.notes.len());
+        println!(
+            "wrote {} ({} steps, {} notes)",
+            path.display(),
+            roll.steps(),
+            song.notes.len()
+        );
     }
-    let music_seconds = (n_vectors * config.steps_per_vector) as f64 / config.steps_per_quarter as f64 * 60.0 / args.tempo;
+    let music_seconds =
+        (n_vectors * config.steps_per_vector) as f64 / config.steps_per_quarter as f64 * 60.0
+            / args.tempo;
     eprintln!(
         "composed {} piece(s) of {n_vectors} vectors in {seconds:.2} s ({:.0}× real time at {} qpm); seed {seed}; primed on {primed_on}",
         args.count,

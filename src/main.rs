@@ -3,7 +3,11 @@ use clap::{Parser, Subcommand};
 use rnn_rbm::{generate, train};
 
 #[derive(Parser)]
-#[command(name = "rnn-rbm", version, about = "Learn polyphonic music from MIDI files with an RNN-RBM and compose new pieces")]
+#[command(
+    name = "rnn-rbm",
+    version,
+    about = "Learn polyphonic music from MIDI files with an RNN-RBM and compose new pieces"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -97,8 +97,14 @@ impl Optimizer {
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for (i, (name, _)) in self.params.iter().enumerate() {
-            out.push((format!("optim.m.{name}"), self.first_moment[i].shallow_clone()));
-            out.push((format!("optim.s.{name}"), self.second_moment[i].shallow_clone()));
+            out.push((
+                format!("optim.m.{name}"),
+                self.first_moment[i].shallow_clone(),
+            ));
+            out.push((
+                format!("optim.s.{name}"),
+                self.second_moment[i].shallow_clone(),
+            ));
         }
         out.push(("optim.steps".into(), Tensor::from_slice(&[self.steps])));
         out
@@ -111,11 +117,20 @@ impl Optimizer {
         };
         self.steps = steps.int64_value(&[0]);
         for (i, (name, p)) in self.params.iter().enumerate() {
-            for (prefix, slot) in [("m", &mut self.first_moment[i]), ("s", &mut self.second_moment[i])] {
+            for (prefix, slot) in [
+                ("m", &mut self.first_moment[i]),
+                ("s", &mut self.second_moment[i]),
+            ] {
                 let key = format!("optim.{prefix}.{name}");
-                let Some(t) = tensors.get(&key) else { bail!("optimizer state {key} missing") };
+                let Some(t) = tensors.get(&key) else {
+                    bail!("optimizer state {key} missing")
+                };
                 if t.size() != p.size() {
-                    bail!("optimizer state {key} has shape {:?}, expected {:?}", t.size(), p.size());
+                    bail!(
+                        "optimizer state {key} has shape {:?}, expected {:?}",
+                        t.size(),
+                        p.size()
+                    );
                 }
                 *slot = t.to_device(p.device()).to_kind(p.kind());
             }

@@ -150,7 +150,8 @@ impl TrainParams {
 }
 
 fn model_config(args: &ModelArgs) -> ModelConfig {
-    let mut config = ModelConfig::for_layout(args.layout.unwrap_or(Layout::Seed), args.steps_per_quarter);
+    let mut config =
+        ModelConfig::for_layout(args.layout.unwrap_or(Layout::Seed), args.steps_per_quarter);
     if let Some(h) = args.hidden {
         config.n_hidden = h;
     }
@@ -167,14 +168,23 @@ pub struct TrainingData {
 }
 
 impl TrainingData {
-    pub fn load(data: &Path, split: Option<&str>, config: &ModelConfig, device: Device) -> Result<Self> {
+    pub fn load(
+        data: &Path,
+        split: Option<&str>,
+        config: &ModelConfig,
+        device: Device,
+    ) -> Result<Self> {
         let t0 = Instant::now();
         let corpus = Corpus::load(data, split, config)?;
         let n_visible = config.n_visible();
         let pieces: Vec<Tensor> = corpus
             .visible(config)
             .into_iter()
-            .map(|(rows, n)| Tensor::from_slice(&rows).view([n as i64, n_visible]).to_device(device))
+            .map(|(rows, n)| {
+                Tensor::from_slice(&rows)
+                    .view([n as i64, n_visible])
+                    .to_device(device)
+            })
             .collect();
         let spec = CorpusSpec {
             path: data.display().to_string(),
@@ -214,38 +224,65 @@ impl TrainingData {
 
 /// Stacks chunks into `(B, T, V)` with zero padding and a `(B, T)` mask of real frames.
 fn pad_batch(chunks: &[Tensor], indices: &[usize]) -> (Tensor, Tensor) {
-    let t_max = indices.iter().map(|&i| chunks[i].size()[0]).max().unwrap_or(0);
+    let t_max = indices
+        .iter()
+        .map(|&i| chunks[i].size()[0])
+        .max()
+        .unwrap_or(0);
     let (mut vs, mut masks) = (Vec::new(), Vec::new());
     for &i in indices {
         let c = &chunks[i];
         let t = c.size()[0];
         let opts = (c.kind(), c.device());
         vs.push(c.constant_pad_nd([0, 0, 0, t_max - t]));
-        masks.push(Tensor::cat(&[Tensor::ones([t], opts), Tensor::zeros([t_max - t], opts)], 0));
+        masks.push(Tensor::cat(
+            &[Tensor::ones([t], opts), Tensor::zeros([t_max - t], opts)],
+            0,
+        ));
     }
     (Tensor::stack(&vs, 0), Tensor::stack(&masks, 0))
 }
 
 /// The seed of an epoch's randomness: data order and libtorch's generator.
 fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(epoch as u64)
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64)
 }
 
 fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::new(&vs.root(), config.n_visible(), config.n_hidden, config.n_rnn);
+    let model = RnnRbm::new(
+        &vs.root(),
+        config.n_visible(),
+        config.n_hidden,
+        config.n_rnn,
+    );
     (vs, model)
 }
 
 fn rbm_parameters(model: &RnnRbm) -> Vec<(String, Tensor)> {
-    model.named_parameters().into_iter().filter(|(n, _)| RBM_PARAM_NAMES.contains(&n.as_str())).collect()
+    model
+        .named_parameters()
+        .into_iter()
+        .filter(|(n, _)| RBM_PARAM_NAMES.contains(&n.as_str()))
+        .collect()
 }
 
 /// Pre-trains `W`, `bv`, `bh` as a plain RBM on all visible vectors with CD-k, one piece per
 /// update (as the original). Returns the last epoch's mean free-energy gap.
-pub fn pretrain(model: &RnnRbm, data: &TrainingData, params: &TrainParams, optimizer: OptimizerKind) -> Result<f64> {
-    let mut opt = Optimizer::new(optimizer, params.init_lr, params.clip, rbm_parameters(model));
+pub fn pretrain(
+    model: &RnnRbm,
+    data: &TrainingData,
+    params: &TrainParams,
+    optimizer: OptimizerKind,
+) -> Result<f64> {
+    let mut opt = Optimizer::new(
+        optimizer,
+        params.init_lr,
+        params.clip,
+        rbm_parameters(model),
+    );
     let mut order: Vec<usize> = (0..data.pieces.len()).collect();
     let mut cost = f64::NAN;
     for epoch in 1..=params.init_epochs {
@@ -288,21 +325,23 @@ pub fn run_init(args: InitArgs) -> Result<()> {
     params.init_k = args.k.unwrap_or(params.init_k);
     params.init_lr = args.lr.unwrap_or(params.init_lr);
     let optimizer = args.optimizer.unwrap_or(params.optimizer);
-    let data_path = args.data.data.unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let data_path = args
+        .data
+        .data
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     eprintln!("{} on {device:?}", config.describe());
     let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
     let path = args.out.join("initialized.ot");
     let cost = pretrain(&model, &data, &params, optimizer)?;
-    let sidecar = Sidecar {
-        stage: Stage::Pretrained,
-        model: config,
-        train: params.clone(),
-        corpus: data.spec.clone(),
-        epoch: params.init_epochs,
-        cost: Some(cost),
-        version: env!("CARGO_PKG_VERSION").into(),
-    };
+    let sidecar = Sidecar::new(
+        Stage::Pretrained,
+        &config,
+        &params,
+        &data.spec,
+        params.init_epochs,
+        cost,
+    );
     checkpoint::save(&path, &sidecar, &model.named_parameters())?;
     eprintln!("wrote {}", path.display());
     Ok(())
@@ -324,7 +363,11 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             }
             if let Some(layout) = args.model.layout {
                 if layout != sidecar.model.layout {
-                    bail!("{} has layout {}, not {layout}", path.display(), sidecar.model.layout);
+                    bail!(
+                        "{} has layout {}, not {layout}",
+                        path.display(),
+                        sidecar.model.layout
+                    );
                 }
             }
             Some((path, sidecar, tensors))
@@ -332,8 +375,16 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         None => None,
     };
     let (config, mut params, corpus_default) = match &resumed {
-        Some((_, s, _)) => (s.model.clone(), s.train.clone(), (PathBuf::from(&s.corpus.path), s.corpus.split.clone())),
-        None => (model_config(&args.model), TrainParams::defaults(), (PathBuf::from(DEFAULT_DATA), None)),
+        Some((_, s, _)) => (
+            s.model.clone(),
+            s.train.clone(),
+            (PathBuf::from(&s.corpus.path), s.corpus.split.clone()),
+        ),
+        None => (
+            model_config(&args.model),
+            TrainParams::defaults(),
+            (PathBuf::from(DEFAULT_DATA), None),
+        ),
     };
     params.lr = args.lr.unwrap_or(params.lr);
     params.k = args.k.unwrap_or(params.k);
@@ -351,11 +402,17 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     eprintln!("{} on {device:?}", config.describe());
     let data = TrainingData::load(&data_path, split.as_deref(), &config, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
-    let mut opt = Optimizer::new(params.optimizer, params.lr, params.clip, model.named_parameters());
+    let mut opt = Optimizer::new(
+        params.optimizer,
+        params.lr,
+        params.clip,
+        model.named_parameters(),
+    );
     let start_epoch = match &resumed {
         Some((path, sidecar, tensors)) => {
             checkpoint::restore(path, &model.named_parameters(), tensors)?;
-            opt.load_state(tensors).with_context(|| format!("cannot resume from {}", path.display()))?;
+            opt.load_state(tensors)
+                .with_context(|| format!("cannot resume from {}", path.display()))?;
             eprintln!("resuming from {} (epoch {})", path.display(), sidecar.epoch);
             sidecar.epoch
         }
@@ -365,11 +422,15 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         }
     };
     if start_epoch >= args.epochs {
-        eprintln!("nothing to do: the checkpoint has {start_epoch} epochs already (asked for {})", args.epochs);
+        eprintln!(
+            "nothing to do: the checkpoint has {start_epoch} epochs already (asked for {})",
+            args.epochs
+        );
         return Ok(());
     }
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let metrics_path = args.out.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new()
         .create(true)
@@ -413,7 +474,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let cost = total.double_value(&[]) / frames as f64;
         let seconds = t0.elapsed().as_secs_f64();
         if !cost.is_finite() {
-            let last = last_saved.map(|p| format!("the last good checkpoint is {}", p.display())).unwrap_or("no checkpoint was written".into());
+            let last = last_saved
+                .map(|p| format!("the last good checkpoint is {}", p.display()))
+                .unwrap_or("no checkpoint was written".into());
             bail!("the cost became {cost} at epoch {epoch}: training diverged; {last}. Try a lower --lr (now {}).", params.lr);
         }
         let record = json!({
@@ -425,7 +488,8 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             "elapsed": run_start.elapsed().as_secs_f64(),
             "lr": params.lr,
         });
-        writeln!(metrics, "{record}").with_context(|| format!("cannot append to {}", metrics_path.display()))?;
+        writeln!(metrics, "{record}")
+            .with_context(|| format!("cannot append to {}", metrics_path.display()))?;
         eprintln!(
             "epoch {epoch}/{}  cost {cost:>9.4}  {frames} frames  {:.0} frames/s  {seconds:.1} s",
             args.epochs,
@@ -433,15 +497,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         );
         if epoch % args.save_every == 0 || epoch == args.epochs {
             let path = args.out.join(format!("epoch_{epoch}.ot"));
-            let sidecar = Sidecar {
-                stage: Stage::Trained,
-                model: config.clone(),
-                train: params.clone(),
-                corpus: data.spec.clone(),
-                epoch,
-                cost: Some(cost),
-                version: env!("CARGO_PKG_VERSION").into(),
-            };
+            let sidecar = Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
             let mut tensors = model.named_parameters();
             tensors.extend(opt.state_tensors());
             checkpoint::save(&path, &sidecar, &tensors)?;
@@ -474,7 +530,12 @@ fn start_from_pretrained(
             );
         }
         if sidecar.corpus.path != data.spec.path || sidecar.corpus.split != data.spec.split {
-            eprintln!("note: {} was pre-trained on {}, not on {}", path.display(), sidecar.corpus.path, data.spec.path);
+            eprintln!(
+                "note: {} was pre-trained on {}, not on {}",
+                path.display(),
+                sidecar.corpus.path,
+                data.spec.path
+            );
         }
         checkpoint::restore(&path, &rbm_parameters(model), &tensors)?;
         eprintln!("starting from the pre-trained RBM {}", path.display());
@@ -483,15 +544,14 @@ fn start_from_pretrained(
     } else {
         eprintln!("no {} yet: pre-training the RBM first ({} epochs of CD-{}; `rnn-rbm init` does this alone)", path.display(), params.init_epochs, params.init_k);
         let cost = pretrain(model, data, params, params.optimizer)?;
-        let sidecar = Sidecar {
-            stage: Stage::Pretrained,
-            model: config.clone(),
-            train: params.clone(),
-            corpus: data.spec.clone(),
-            epoch: params.init_epochs,
-            cost: Some(cost),
-            version: env!("CARGO_PKG_VERSION").into(),
-        };
+        let sidecar = Sidecar::new(
+            Stage::Pretrained,
+            config,
+            params,
+            &data.spec,
+            params.init_epochs,
+            cost,
+        );
         checkpoint::save(&path, &sidecar, &model.named_parameters())?;
         eprintln!("wrote {}", path.display());
     }

@@ -23,11 +23,22 @@ fn assert_ok(out: &Output) {
 
 /// An error is one line, says `error:`, and is not a panic.
 fn assert_one_line_error(out: &Output, expected: &str) {
-    assert_eq!(out.status.code(), Some(1), "expected exit 1; stderr:\n{}", stderr(out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected exit 1; stderr:\n{}",
+        stderr(out)
+    );
     let err = stderr(out);
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error: ") && last.contains(expected), "unexpected error: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        last.starts_with("error: ") && last.contains(expected),
+        "unexpected error: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 /// Chords A = C-E-G and B = D-F-A, alternating every quarter note (paper layout, 1 step/quarter).
@@ -48,8 +59,18 @@ fn write_chord_corpus(dir: &Path, pieces: usize, frames: usize) {
     }
 }
 
-const SMALL_MODEL: &[&str] =
-    &["--layout", "paper", "--hidden", "16", "--recurrent", "16", "--threads", "1", "--seed", "5"];
+const SMALL_MODEL: &[&str] = &[
+    "--layout",
+    "paper",
+    "--hidden",
+    "16",
+    "--recurrent",
+    "16",
+    "--threads",
+    "1",
+    "--seed",
+    "5",
+];
 
 fn train_args<'a>(epochs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["train", epochs, "--k", "5", "--lr", "0.01"];
@@ -68,14 +89,25 @@ fn train_args<'a>(epochs: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 fn training_then_generation_should_learn_the_chords_of_the_corpus() {
     let dir = tempfile::tempdir().unwrap();
     write_chord_corpus(&dir.path().join("corpus"), 8, 48);
-    assert_ok(&rnn_rbm(dir.path(), &train_args("30", &["--save-every", "10"])));
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("30", &["--save-every", "10"]),
+    ));
 
     let ckpts = dir.path().join("parameter_checkpoints");
-    for name in ["initialized.ot", "initialized.json", "epoch_10.ot", "epoch_20.ot", "epoch_30.ot", "epoch_30.json"] {
+    for name in [
+        "initialized.ot",
+        "initialized.json",
+        "epoch_10.ot",
+        "epoch_20.ot",
+        "epoch_30.ot",
+        "epoch_30.json",
+    ] {
         assert!(ckpts.join(name).exists(), "{name} missing");
     }
     let sidecar: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ckpts.join("epoch_30.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(ckpts.join("epoch_30.json")).unwrap())
+            .unwrap();
     assert_eq!(sidecar["model"]["layout"], "paper");
     assert_eq!(sidecar["model"]["n_hidden"], 16);
     assert_eq!(sidecar["epoch"], 30);
@@ -84,7 +116,10 @@ fn training_then_generation_should_learn_the_chords_of_the_corpus() {
     assert_eq!(sidecar["corpus"]["vectors"], 8 * 48);
 
     let metrics = std::fs::read_to_string(ckpts.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 30);
     for (i, m) in lines.iter().enumerate() {
         assert_eq!(m["epoch"], i + 1);
@@ -95,9 +130,25 @@ fn training_then_generation_should_learn_the_chords_of_the_corpus() {
     }
 
     // A bare checkpoint name is looked up in parameter_checkpoints/.
-    let out = rnn_rbm(dir.path(), &["generate", "epoch_30.ot", "--count", "2", "--length", "64", "--seed", "9", "--threads", "1"]);
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "generate",
+            "epoch_30.ot",
+            "--count",
+            "2",
+            "--length",
+            "64",
+            "--seed",
+            "9",
+            "--threads",
+            "1",
+        ],
+    );
     assert_ok(&out);
-    let pieces: Vec<_> = (0..2).map(|i| dir.path().join(format!("results/epoch_30_seed9_{i}.mid"))).collect();
+    let pieces: Vec<_> = (0..2)
+        .map(|i| dir.path().join(format!("results/epoch_30_seed9_{i}.mid")))
+        .collect();
     let (mut in_chords, mut total, mut frames_with_notes) = (0, 0, 0);
     for path in &pieces {
         let bytes = std::fs::read(path).unwrap();
@@ -105,31 +156,59 @@ fn training_then_generation_should_learn_the_chords_of_the_corpus() {
         let song = midi::parse(&bytes).unwrap();
         let roll = PianoRoll::from_song(&song, 1, 21, 88).unwrap();
         for t in 0..roll.steps() {
-            let sounding: Vec<u8> = (0..88).filter(|&c| roll.is_sounding(t, c)).map(|c| c as u8 + 21).collect();
+            let sounding: Vec<u8> = (0..88)
+                .filter(|&c| roll.is_sounding(t, c))
+                .map(|c| c as u8 + 21)
+                .collect();
             frames_with_notes += usize::from(!sounding.is_empty());
             total += sounding.len();
-            in_chords += sounding.iter().filter(|p| CHORD_A.contains(p) || CHORD_B.contains(p)).count();
+            in_chords += sounding
+                .iter()
+                .filter(|p| CHORD_A.contains(p) || CHORD_B.contains(p))
+                .count();
         }
     }
     // scripts/generate_many.sh: one file per seed, each a different piece.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/generate_many.sh");
     let out = Command::new("bash")
-        .args([script.to_str().unwrap(), "epoch_30.ot", "3", "many", "--length", "32", "--threads", "1"])
+        .args([
+            script.to_str().unwrap(),
+            "epoch_30.ot",
+            "3",
+            "many",
+            "--length",
+            "32",
+            "--threads",
+            "1",
+        ])
         .env("RNN_RBM_BIN", env!("CARGO_BIN_EXE_rnn-rbm"))
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert_ok(&out);
-    let many: Vec<Vec<u8>> =
-        (1..=3).map(|s| std::fs::read(dir.path().join(format!("many/epoch_30_seed{s}_0.mid"))).unwrap()).collect();
-    assert!(many[0] != many[1] && many[1] != many[2] && many[0] != many[2], "seeds gave identical pieces");
-    assert_eq!(std::fs::read_dir(dir.path().join("many")).unwrap().count(), 3);
+    let many: Vec<Vec<u8>> = (1..=3)
+        .map(|s| std::fs::read(dir.path().join(format!("many/epoch_30_seed{s}_0.mid"))).unwrap())
+        .collect();
+    assert!(
+        many[0] != many[1] && many[1] != many[2] && many[0] != many[2],
+        "seeds gave identical pieces"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("many")).unwrap().count(),
+        3
+    );
 
     // The corpus only ever sounds these six pitches, three at a time.
     assert!(total > 0);
-    assert!(in_chords as f64 >= 0.9 * total as f64, "{in_chords} of {total} notes in the corpus's chords");
+    assert!(
+        in_chords as f64 >= 0.9 * total as f64,
+        "{in_chords} of {total} notes in the corpus's chords"
+    );
     let per_frame = total as f64 / frames_with_notes as f64;
-    assert!((2.0..=4.5).contains(&per_frame), "{per_frame} notes per sounding frame");
+    assert!(
+        (2.0..=4.5).contains(&per_frame),
+        "{per_frame} notes per sounding frame"
+    );
 }
 
 /// Raw SMF check: a tempo event exists and every note-on has its note-off.
@@ -147,7 +226,8 @@ fn assert_every_note_is_closed_and_tempo_is_set(bytes: &[u8]) {
                         *open.entry((channel.as_int(), key.as_int())).or_default() += 1;
                         notes += 1;
                     }
-                    midly::MidiMessage::NoteOn { key, .. } | midly::MidiMessage::NoteOff { key, .. } => {
+                    midly::MidiMessage::NoteOn { key, .. }
+                    | midly::MidiMessage::NoteOff { key, .. } => {
                         *open.entry((channel.as_int(), key.as_int())).or_default() -= 1;
                     }
                     _ => {}
@@ -158,35 +238,64 @@ fn assert_every_note_is_closed_and_tempo_is_set(bytes: &[u8]) {
     }
     assert!(tempo, "no tempo event");
     assert!(notes > 0, "no notes");
-    assert!(open.values().all(|&n| n == 0), "notes left hanging: {open:?}");
+    assert!(
+        open.values().all(|&n| n == 0),
+        "notes left hanging: {open:?}"
+    );
 }
 
 #[test]
 fn an_interrupted_run_resumed_from_its_checkpoint_should_end_with_the_same_parameters() {
     let dir = tempfile::tempdir().unwrap();
     write_chord_corpus(&dir.path().join("corpus"), 4, 30);
-    assert_ok(&rnn_rbm(dir.path(), &train_args("6", &["--out", "straight", "--save-every", "3"])));
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("6", &["--out", "straight", "--save-every", "3"]),
+    ));
     // The same run, stopped after epoch 3 and resumed.
     assert_ok(&rnn_rbm(dir.path(), &train_args("3", &["--out", "split"])));
-    let out = rnn_rbm(dir.path(), &["train", "6", "--resume", "split/epoch_3.ot", "--out", "split", "--threads", "1"]);
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "train",
+            "6",
+            "--resume",
+            "split/epoch_3.ot",
+            "--out",
+            "split",
+            "--threads",
+            "1",
+        ],
+    );
     assert_ok(&out);
     assert!(stderr(&out).contains("resuming from split/epoch_3.ot"));
     let a = tch::Tensor::load_multi(dir.path().join("straight/epoch_6.ot")).unwrap();
     let b: std::collections::HashMap<String, tch::Tensor> =
-        tch::Tensor::load_multi(dir.path().join("split/epoch_6.ot")).unwrap().into_iter().collect();
+        tch::Tensor::load_multi(dir.path().join("split/epoch_6.ot"))
+            .unwrap()
+            .into_iter()
+            .collect();
     assert_eq!(a.len(), b.len());
     for (name, t) in &a {
         assert!(t.equal(&b[name]), "{name} differs after resuming");
     }
     let metrics = std::fs::read_to_string(dir.path().join("split/metrics.jsonl")).unwrap();
-    assert_eq!(metrics.lines().count(), 6, "metrics.jsonl continues across the resume");
+    assert_eq!(
+        metrics.lines().count(),
+        6,
+        "metrics.jsonl continues across the resume"
+    );
 }
 
 #[test]
 fn a_broken_file_in_the_corpus_should_be_named_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     write_chord_corpus(&dir.path().join("corpus"), 3, 20);
-    std::fs::write(dir.path().join("corpus/broken.mid"), b"MThd\x00\x00\x00\x06\x00\x01").unwrap();
+    std::fs::write(
+        dir.path().join("corpus/broken.mid"),
+        b"MThd\x00\x00\x00\x06\x00\x01",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("corpus/notes.MIDI"), b"this is a text file").unwrap();
     let out = rnn_rbm(dir.path(), &train_args("1", &["--init-epochs", "1"]));
     assert_ok(&out);
@@ -200,10 +309,19 @@ fn a_broken_file_in_the_corpus_should_be_named_and_skipped() {
 fn an_empty_corpus_should_end_with_a_one_line_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("corpus")).unwrap();
-    assert_one_line_error(&rnn_rbm(dir.path(), &train_args("1", &[])), "no .mid or .midi files in corpus");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &train_args("1", &[])),
+        "no .mid or .midi files in corpus",
+    );
     std::fs::write(dir.path().join("corpus/a.mid"), b"junk").unwrap();
-    assert_one_line_error(&rnn_rbm(dir.path(), &train_args("1", &[])), "no usable pieces in corpus (1 skipped)");
-    assert_one_line_error(&rnn_rbm(dir.path(), &train_args("1", &["--data", "nowhere"])), "data nowhere not found");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &train_args("1", &[])),
+        "no usable pieces in corpus (1 skipped)",
+    );
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &train_args("1", &["--data", "nowhere"])),
+        "data nowhere not found",
+    );
 }
 
 #[test]
@@ -214,17 +332,29 @@ fn missing_or_unsuitable_checkpoints_should_end_with_a_one_line_error() {
         "checkpoint epoch_500.ot not found (looked for epoch_500.ot and parameter_checkpoints/epoch_500.ot)",
     );
     write_chord_corpus(&dir.path().join("corpus"), 2, 20);
-    assert_ok(&rnn_rbm(dir.path(), &train_args("1", &["--init-epochs", "1"])));
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("1", &["--init-epochs", "1"]),
+    ));
     // A pre-trained RBM has no RNN to compose with.
-    assert_one_line_error(&rnn_rbm(dir.path(), &["generate", "initialized.ot"]), "is a pre-trained RBM");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "initialized.ot"]),
+        "is a pre-trained RBM",
+    );
     // A checkpoint of another layout.
     assert_one_line_error(
-        &rnn_rbm(dir.path(), &["train", "2", "--resume", "epoch_1.ot", "--layout", "seed"]),
+        &rnn_rbm(
+            dir.path(),
+            &["train", "2", "--resume", "epoch_1.ot", "--layout", "seed"],
+        ),
         "has layout paper, not seed",
     );
     // Pre-training of another layout in --out.
     assert_one_line_error(
-        &rnn_rbm(dir.path(), &["train", "1", "--data", "corpus", "--layout", "seed"]),
+        &rnn_rbm(
+            dir.path(),
+            &["train", "1", "--data", "corpus", "--layout", "seed"],
+        ),
         "initialized.ot was pre-trained for layout paper",
     );
     // A truncated archive, and a file that is not a checkpoint at all.
@@ -232,7 +362,13 @@ fn missing_or_unsuitable_checkpoints_should_end_with_a_one_line_error() {
     let bytes = std::fs::read(ckpts.join("epoch_1.ot")).unwrap();
     std::fs::write(ckpts.join("cut.ot"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::copy(ckpts.join("epoch_1.json"), ckpts.join("cut.json")).unwrap();
-    assert_one_line_error(&rnn_rbm(dir.path(), &["generate", "cut.ot"]), "is not a readable libtorch archive");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "cut.ot"]),
+        "is not a readable libtorch archive",
+    );
     std::fs::write(ckpts.join("lonely.ot"), b"not a checkpoint").unwrap();
-    assert_one_line_error(&rnn_rbm(dir.path(), &["generate", "lonely.ot"]), "cannot read its sidecar");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "lonely.ot"]),
+        "cannot read its sidecar",
+    );
 }

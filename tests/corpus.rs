@@ -6,7 +6,10 @@ use std::path::Path;
 
 fn bach() -> &'static Path {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bach");
-    assert!(path.is_dir(), "data/bach is missing: run scripts/setup.sh first");
+    assert!(
+        path.is_dir(),
+        "data/bach is missing: run scripts/setup.sh first"
+    );
     Box::leak(path.into_boxed_path())
 }
 
@@ -19,7 +22,9 @@ fn mean_polyphony(corpus: &Corpus) -> f64 {
     let (mut notes, mut steps) = (0usize, 0usize);
     for p in &corpus.pieces {
         for t in 0..p.roll.steps() {
-            let n = (0..p.roll.n_notes).filter(|&c| p.roll.is_sounding(t, c)).count();
+            let n = (0..p.roll.n_notes)
+                .filter(|&c| p.roll.is_sounding(t, c))
+                .count();
             notes += n;
             steps += usize::from(n > 0);
         }
@@ -31,7 +36,11 @@ fn mean_polyphony(corpus: &Corpus) -> f64 {
 fn the_default_bach_corpus_loads_every_chorale_as_four_part_harmony() {
     let config = ModelConfig::for_layout(Layout::Seed, None);
     let corpus = Corpus::load(bach(), None, &config).unwrap();
-    assert!(corpus.pieces.len() >= 350, "{} chorales", corpus.pieces.len());
+    assert!(
+        corpus.pieces.len() >= 350,
+        "{} chorales",
+        corpus.pieces.len()
+    );
     assert!(corpus.skipped.is_empty(), "{:?}", corpus.skipped);
     // Four voices, sometimes fewer at cadences and rests: between 3 and 4.2 notes per step.
     let poly = mean_polyphony(&corpus);
@@ -48,7 +57,14 @@ fn the_default_bach_corpus_loads_every_chorale_as_four_part_harmony() {
     let (rows, n, width) = corpus.pieces[0].roll.to_visible(true, 5);
     assert_eq!(width, 780);
     assert_eq!(rows.len(), n * 780);
-    assert_eq!(corpus.vectors(&config), corpus.pieces.iter().map(|p| p.roll.steps() / 5).sum::<usize>());
+    assert_eq!(
+        corpus.vectors(&config),
+        corpus
+            .pieces
+            .iter()
+            .map(|p| p.roll.steps() / 5)
+            .sum::<usize>()
+    );
 }
 
 #[test]
@@ -65,6 +81,12 @@ fn the_jsb_json_splits_have_the_published_piece_and_frame_counts() {
 #[test]
 fn a_missing_json_split_is_an_error_that_lists_the_splits() {
     let config = ModelConfig::for_layout(Layout::Paper, None);
-    let err = Corpus::load(&jsb(), Some("test"), &config).err().unwrap().to_string();
-    assert!(err.contains("has no split \"test\" (it has: train, valid)"), "{err}");
+    let err = Corpus::load(&jsb(), Some("test"), &config)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("has no split \"test\" (it has: train, valid)"),
+        "{err}"
+    );
 }

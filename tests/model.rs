@@ -1,5 +1,7 @@
 //! The model's mathematics against hand computations, enumeration and finite differences.
-use rnn_rbm::model::rbm::{bernoulli, exact_log_partition, free_energy, gibbs_chain, hidden_probs, visible_probs};
+use rnn_rbm::model::rbm::{
+    bernoulli, exact_log_partition, free_energy, gibbs_chain, hidden_probs, visible_probs,
+};
 use rnn_rbm::model::RnnRbm;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -54,7 +56,9 @@ fn free_energy_matches_its_definition_per_row() {
 
 /// Every binary vector of `n` bits, as rows of an `(2^n, n)` double matrix.
 fn all_states(n: usize) -> Tensor {
-    let rows: Vec<f64> = (0..1usize << n).flat_map(|c| (0..n).map(move |i| ((c >> i) & 1) as f64)).collect();
+    let rows: Vec<f64> = (0..1usize << n)
+        .flat_map(|c| (0..n).map(move |i| ((c >> i) & 1) as f64))
+        .collect();
     Tensor::from_slice(&rows).view([1 << n, n as i64])
 }
 
@@ -68,11 +72,15 @@ fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
     let vs = all_states(nv as usize);
     let hs = all_states(nh as usize);
     // -E(v, h) = v·bv + h·bh + v W h for every pair.
-    let neg_energy = vs.matmul(&bv.tr()) + hs.matmul(&bh.tr()).tr() + vs.matmul(&w).matmul(&hs.tr());
+    let neg_energy =
+        vs.matmul(&bv.tr()) + hs.matmul(&bh.tr()).tr() + vs.matmul(&w).matmul(&hs.tr());
     let brute_f = -neg_energy.logsumexp(1, false); // F(v) = -log Σ_h exp(-E)
     let f = free_energy(&vs, &w, &bv, &bh);
     assert!(f64::try_from((&f - &brute_f).abs().max()).unwrap() < 1e-10);
-    let brute_log_z = neg_energy.flatten(0, -1).logsumexp(0, false).double_value(&[]);
+    let brute_log_z = neg_energy
+        .flatten(0, -1)
+        .logsumexp(0, false)
+        .double_value(&[]);
     let log_z = exact_log_partition(&w, &bv.squeeze_dim(0), &bh.squeeze_dim(0)).double_value(&[]);
     assert!(close(log_z, brute_log_z, 1e-10), "{log_z} vs {brute_log_z}");
 }
@@ -80,14 +88,20 @@ fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
 #[test]
 fn bernoulli_samples_are_binary_with_the_given_probabilities() {
     tch::manual_seed(1);
-    let p = Tensor::from_slice(&[0.0f32, 0.1, 0.5, 0.9, 1.0]).unsqueeze(0).expand([40_000, 5], false).contiguous();
+    let p = Tensor::from_slice(&[0.0f32, 0.1, 0.5, 0.9, 1.0])
+        .unsqueeze(0)
+        .expand([40_000, 5], false)
+        .contiguous();
     let s = bernoulli(&p);
     assert!(bool::try_from(s.eq(0.0).logical_or(&s.eq(1.0)).all()).unwrap());
     let mean = s.mean_dim(0, false, Kind::Double);
     for (i, expected) in [0.0, 0.1, 0.5, 0.9, 1.0].into_iter().enumerate() {
         let sd = (expected * (1.0 - expected) / 40_000.0f64).sqrt();
         let got = mean.double_value(&[i as i64]);
-        assert!((got - expected).abs() <= 5.0 * sd + 1e-12, "p={expected}: {got}");
+        assert!(
+            (got - expected).abs() <= 5.0 * sd + 1e-12,
+            "p={expected}: {got}"
+        );
     }
 }
 
@@ -125,7 +139,9 @@ fn random_model(nv: i64, nh: i64, nr: i64, seed: i64) -> (nn::VarStore, RnnRbm) 
 
 fn binary(shape: &[i64], seed: i64) -> Tensor {
     tch::manual_seed(seed);
-    Tensor::rand(shape, (Kind::Double, Device::Cpu)).lt(0.4).to_kind(Kind::Double)
+    Tensor::rand(shape, (Kind::Double, Device::Cpu))
+        .lt(0.4)
+        .to_kind(Kind::Double)
 }
 
 #[test]
@@ -135,19 +151,31 @@ fn rnn_states_condition_each_frame_on_the_state_before_it() {
     let (before, last) = m.rnn_states(&v, None);
     assert_eq!(before.size(), vec![1, 3, 2]);
     // Frame 0 is conditioned on u0; frame 1 on tanh(bu + v_0 Wvu + u0 Wuu).
-    assert!(bool::try_from(before.get(0).get(0).allclose(&m.u0.get(0), 0.0, 0.0, false)).unwrap());
+    assert!(before.get(0).get(0).allclose(&m.u0.get(0), 0.0, 0.0, false));
     let u1 = (v.get(0).get(0).unsqueeze(0).matmul(&m.wvu) + m.u0.matmul(&m.wuu) + &m.bu).tanh();
-    assert!(bool::try_from(before.get(0).get(1).allclose(&u1.get(0), 1e-12, 1e-12, false)).unwrap());
+    assert!(before
+        .get(0)
+        .get(1)
+        .allclose(&u1.get(0), 1e-12, 1e-12, false));
     let u2 = m.step(&u1, &v.get(0).get(1).unsqueeze(0));
-    assert!(bool::try_from(before.get(0).get(2).allclose(&u2.get(0), 1e-12, 1e-12, false)).unwrap());
+    assert!(before
+        .get(0)
+        .get(2)
+        .allclose(&u2.get(0), 1e-12, 1e-12, false));
     let u3 = m.step(&u2, &v.get(0).get(2).unsqueeze(0));
-    assert!(bool::try_from(last.allclose(&u3, 1e-12, 1e-12, false)).unwrap());
+    assert!(last.allclose(&u3, 1e-12, 1e-12, false));
     // And the biases of frame t come from that state.
     let (bv_t, bh_t) = m.frame_biases(&before);
     let expected_bv1 = u1.matmul(&m.wuv) + &m.bv;
     let expected_bh1 = u1.matmul(&m.wuh) + &m.bh;
-    assert!(bool::try_from(bv_t.get(0).get(1).allclose(&expected_bv1.get(0), 1e-12, 1e-12, false)).unwrap());
-    assert!(bool::try_from(bh_t.get(0).get(1).allclose(&expected_bh1.get(0), 1e-12, 1e-12, false)).unwrap());
+    assert!(bv_t
+        .get(0)
+        .get(1)
+        .allclose(&expected_bv1.get(0), 1e-12, 1e-12, false));
+    assert!(bh_t
+        .get(0)
+        .get(1)
+        .allclose(&expected_bh1.get(0), 1e-12, 1e-12, false));
 }
 
 #[test]
@@ -155,7 +183,8 @@ fn loss_gradient_reaches_every_rnn_parameter_and_matches_finite_differences() {
     let (_vs, m) = random_model(6, 4, 3, 11);
     let v = binary(&[2, 5, 6], 12);
     let neg = binary(&[2, 5, 6], 13); // negative samples held fixed
-    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]).view([2, 5]);
+    let mask =
+        Tensor::from_slice(&[1.0f64, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]).view([2, 5]);
     let loss = m.free_energy_gap(&v, &neg, &mask);
     loss.backward();
     let eps = 1e-6;
@@ -163,7 +192,10 @@ fn loss_gradient_reaches_every_rnn_parameter_and_matches_finite_differences() {
     for (name, p) in m.named_parameters() {
         let grad = p.grad();
         assert!(grad.defined(), "{name} has no gradient");
-        assert!(f64::try_from(grad.abs().max()).unwrap() > 1e-6, "{name}'s gradient is zero");
+        assert!(
+            f64::try_from(grad.abs().max()).unwrap() > 1e-6,
+            "{name}'s gradient is zero"
+        );
         let flat = p.view(-1);
         let n = flat.size()[0];
         for idx in [0, n / 2, n - 1] {
@@ -177,7 +209,10 @@ fn loss_gradient_reaches_every_rnn_parameter_and_matches_finite_differences() {
             let numeric = (at(original + eps) - at(original - eps)) / (2.0 * eps);
             at(original);
             let analytic = grad.view(-1).double_value(&[idx]);
-            assert!(close(analytic, numeric, 1e-6), "{name}[{idx}]: autograd {analytic} vs finite differences {numeric}");
+            assert!(
+                close(analytic, numeric, 1e-6),
+                "{name}[{idx}]: autograd {analytic} vs finite differences {numeric}"
+            );
             checked += 1;
         }
     }
@@ -191,13 +226,18 @@ fn padded_frames_do_not_change_the_loss() {
     let b = binary(&[1, 5, 6], 23);
     let na = binary(&[1, 3, 6], 24);
     let nb = binary(&[1, 5, 6], 25);
-    let gap_a = m.free_energy_gap(&a, &na, &Tensor::ones([1, 3], (Kind::Double, Device::Cpu))).double_value(&[]);
-    let gap_b = m.free_energy_gap(&b, &nb, &Tensor::ones([1, 5], (Kind::Double, Device::Cpu))).double_value(&[]);
+    let gap_a = m
+        .free_energy_gap(&a, &na, &Tensor::ones([1, 3], (Kind::Double, Device::Cpu)))
+        .double_value(&[]);
+    let gap_b = m
+        .free_energy_gap(&b, &nb, &Tensor::ones([1, 5], (Kind::Double, Device::Cpu)))
+        .double_value(&[]);
     // `a` padded with junk frames to length 5 and batched with `b`.
     let junk = Tensor::ones([1, 2, 6], (Kind::Double, Device::Cpu));
     let v = Tensor::cat(&[Tensor::cat(&[&a, &junk], 1), b], 0);
     let neg = Tensor::cat(&[Tensor::cat(&[&na, &junk], 1), nb], 0);
-    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]).view([2, 5]);
+    let mask =
+        Tensor::from_slice(&[1.0f64, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]).view([2, 5]);
     let batched = m.free_energy_gap(&v, &neg, &mask).double_value(&[]);
     assert!(close(batched, (3.0 * gap_a + 5.0 * gap_b) / 8.0, 1e-12));
 }

@@ -44,7 +44,9 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
 /// Free energy `F(v) = -v·bv - Σ_j softplus(v W + bh)_j`, shape `(…)` (the last dim is summed).
 pub fn free_energy(v: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
     let visible_term = (v * bv).sum_dim_intlist(-1, false, v.kind());
-    let hidden_term = (v.matmul(w) + bh).softplus().sum_dim_intlist(-1, false, v.kind());
+    let hidden_term = (v.matmul(w) + bh)
+        .softplus()
+        .sum_dim_intlist(-1, false, v.kind());
     -visible_term - hidden_term
 }
 
@@ -53,13 +55,23 @@ pub fn free_energy(v: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
 /// `w (n_visible, n_hidden)`, `bv (n_visible)`, `bh (n_hidden)`; returns a scalar tensor.
 pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
     let n_hidden = w.size()[1];
-    assert!(n_hidden <= 24, "exact log Z enumerates 2^n_hidden states; n_hidden = {n_hidden}");
+    assert!(
+        n_hidden <= 24,
+        "exact log Z enumerates 2^n_hidden states; n_hidden = {n_hidden}"
+    );
     let n_states = 1i64 << n_hidden;
     let opts = (w.kind(), w.device());
     let codes = Tensor::arange(n_states, (tch::Kind::Int64, w.device()));
     let bits = Tensor::arange(n_hidden, (tch::Kind::Int64, w.device()));
     // (n_states, n_hidden) matrix of every hidden configuration.
-    let h = codes.unsqueeze(1).bitwise_right_shift(&bits.unsqueeze(0)).bitwise_and(1).to_kind(opts.0);
-    let per_state = h.matmul(bh) + (h.matmul(&w.tr()) + bv).softplus().sum_dim_intlist(-1, false, opts.0);
+    let h = codes
+        .unsqueeze(1)
+        .bitwise_right_shift(&bits.unsqueeze(0))
+        .bitwise_and(1)
+        .to_kind(opts.0);
+    let per_state = h.matmul(bh)
+        + (h.matmul(&w.tr()) + bv)
+            .softplus()
+            .sum_dim_intlist(-1, false, opts.0);
     per_state.logsumexp(0, false)
 }

@@ -18,7 +18,14 @@ use super::rbm::{free_energy, gibbs_chain};
 use tch::{nn, Tensor};
 
 /// `Σ mask·[F(v) − F(neg)] / Σ mask` with per-frame biases.
-fn masked_gap(v: &Tensor, neg: &Tensor, w: &Tensor, bv_t: &Tensor, bh_t: &Tensor, mask: &Tensor) -> Tensor {
+fn masked_gap(
+    v: &Tensor,
+    neg: &Tensor,
+    w: &Tensor,
+    bv_t: &Tensor,
+    bh_t: &Tensor,
+    mask: &Tensor,
+) -> Tensor {
     let gap = free_energy(v, w, bv_t, bh_t) - free_energy(neg, w, bv_t, bh_t);
     let kind = gap.kind();
     (gap * mask).sum(kind) / mask.sum(kind)
@@ -98,7 +105,10 @@ impl RnnRbm {
     /// The RBM biases of each frame from the state before it: `bv_t = bv + u Wuv`,
     /// `bh_t = bh + u Wuh`, for `u (…, R)`.
     pub fn frame_biases(&self, u_before: &Tensor) -> (Tensor, Tensor) {
-        (u_before.matmul(&self.wuv) + &self.bv, u_before.matmul(&self.wuh) + &self.bh)
+        (
+            u_before.matmul(&self.wuv) + &self.bv,
+            u_before.matmul(&self.wuh) + &self.bh,
+        )
     }
 
     /// Mean over the frames where `mask (B, T)` is 1 of `F_t(v_t) − F_t(neg_t)`, for data
@@ -119,8 +129,9 @@ impl RnnRbm {
     /// Pre-training loss of the RBM alone (`W`, `bv`, `bh`, no RNN) on frames `v (N, V)`.
     pub fn rbm_cd_loss(&self, v: &Tensor, k: i64) -> Tensor {
         let neg = gibbs_chain(v, &self.w, &self.bv, &self.bh, k);
-        (free_energy(v, &self.w, &self.bv, &self.bh) - free_energy(&neg, &self.w, &self.bv, &self.bh))
-            .mean(v.kind())
+        (free_energy(v, &self.w, &self.bv, &self.bh)
+            - free_energy(&neg, &self.w, &self.bv, &self.bh))
+        .mean(v.kind())
     }
 
     /// Composes `n` vectors for each of a batch of RNN states `u (B, R)`: each vector is the last
@@ -138,7 +149,10 @@ impl RnnRbm {
                 out.push(v.shallow_clone());
             }
             if out.is_empty() {
-                Tensor::zeros([v.size()[0], 0, self.n_visible()], (self.w.kind(), v.device()))
+                Tensor::zeros(
+                    [v.size()[0], 0, self.n_visible()],
+                    (self.w.kind(), v.device()),
+                )
             } else {
                 Tensor::stack(&out, 1)
             }
@@ -149,7 +163,14 @@ impl RnnRbm {
 impl RnnRbm {
     /// The parameters with their checkpoint names, in [`PARAM_NAMES`] order.
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let all = [&self.w, &self.bv, &self.bh, &self.wuh, &self.wuv, &self.wvu, &self.wuu, &self.bu, &self.u0];
-        PARAM_NAMES.iter().zip(all).map(|(n, t)| (n.to_string(), t.shallow_clone())).collect()
+        let all = [
+            &self.w, &self.bv, &self.bh, &self.wuh, &self.wuv, &self.wvu, &self.wuu, &self.bu,
+            &self.u0,
+        ];
+        PARAM_NAMES
+            .iter()
+            .zip(all)
+            .map(|(n, t)| (n.to_string(), t.shallow_clone()))
+            .collect()
     }
 }
