@@ -2,9 +2,12 @@
 //! plus a JSON sidecar (`epoch_<n>.json`) holding everything needed to rebuild and continue the
 //! model — layout, sizes, hyper-parameters, corpus, seed, epoch — so no flags are needed to use it.
 //!
-//! Both files are written atomically (temporary file in the same folder, flushed, renamed), the
-//! sidecar last: a checkpoint whose sidecar exists is complete, and `kill -9` at any moment
-//! leaves the previous checkpoint of the same name, or none, never half of one.
+//! The sidecar is also stored inside the archive (the bytes of a `u8` tensor named
+//! `meta.sidecar`), so the `.ot` file alone is a complete checkpoint and one atomic rename
+//! publishes it: it is written to a temporary file in the same folder, flushed, and renamed.
+//! `kill -9` at any moment leaves the previous checkpoint of that name, or none — never half of
+//! one, and never an archive paired with another run's sidecar. The `.json` beside it (written
+//! the same way, just after) is for people and tools; loading trusts the embedded copy.
 use crate::config::ModelConfig;
 use crate::optim::OptimizerKind;
 use anyhow::{bail, Context, Result};
@@ -13,6 +16,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
+
+/// Name of the archive entry that holds the sidecar's JSON bytes.
+const SIDECAR_TENSOR: &str = "meta.sidecar";
 
 /// Where bare checkpoint names are looked up and checkpoints are written by default.
 pub const DEFAULT_DIR: &str = "parameter_checkpoints";
@@ -124,14 +130,15 @@ pub fn save(path: &Path, sidecar: &Sidecar, tensors: &[(String, Tensor)]) -> Res
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let on_cpu: Vec<(String, Tensor)> = tensors
+    let json = serde_json::to_vec_pretty(sidecar)?;
+    let mut on_cpu: Vec<(String, Tensor)> = tensors
         .iter()
         .map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu)))
         .collect();
+    on_cpu.push((SIDECAR_TENSOR.to_string(), Tensor::from_slice(&json)));
     let tmp = tmp_path(path);
     Tensor::save_multi(&on_cpu, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     commit(&tmp, path)?;
-    let json = serde_json::to_vec_pretty(sidecar)?;
     write_atomic(&sidecar_path(path), &json)?;
     sync_dir(dir);
     Ok(())
@@ -165,31 +172,12 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Reads a checkpoint's sidecar.
-pub fn load_sidecar(path: &Path) -> Result<Sidecar> {
-    let side = sidecar_path(path);
-    let text = std::fs::read_to_string(&side).with_context(|| {
-        format!(
-            "checkpoint {}: cannot read its sidecar {}",
-            path.display(),
-            side.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "checkpoint {}: sidecar {} is not valid",
-            path.display(),
-            side.display()
-        )
-    })
-}
-
-/// Reads a checkpoint: its sidecar and its named tensors (on the CPU).
+/// Reads a checkpoint: its sidecar (the copy inside the archive, or else the `.json` beside
+/// it) and its named tensors (on the CPU).
 pub fn load(path: &Path) -> Result<(Sidecar, HashMap<String, Tensor>)> {
     if !path.exists() {
         bail!("checkpoint {} not found", path.display());
     }
-    let sidecar = load_sidecar(path)?;
     let tensors = Tensor::load_multi(path).map_err(|e| {
         let first = e.to_string().lines().next().unwrap_or_default().to_string();
         anyhow::anyhow!(
@@ -197,7 +185,41 @@ pub fn load(path: &Path) -> Result<(Sidecar, HashMap<String, Tensor>)> {
             path.display()
         )
     })?;
-    Ok((sidecar, tensors.into_iter().collect()))
+    let mut tensors: HashMap<String, Tensor> = tensors.into_iter().collect();
+    let sidecar = match tensors.remove(SIDECAR_TENSOR) {
+        Some(bytes) => {
+            let bytes = Vec::<u8>::try_from(&bytes).map_err(|_| {
+                anyhow::anyhow!(
+                    "checkpoint {}: its embedded sidecar is not bytes",
+                    path.display()
+                )
+            })?;
+            serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "checkpoint {}: its embedded sidecar is not valid",
+                    path.display()
+                )
+            })?
+        }
+        None => {
+            let side = sidecar_path(path);
+            let text = std::fs::read_to_string(&side).with_context(|| {
+                format!(
+                    "checkpoint {} holds no sidecar and {} cannot be read (not an rnn-rbm checkpoint?)",
+                    path.display(),
+                    side.display()
+                )
+            })?;
+            serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "checkpoint {}: sidecar {} is not valid",
+                    path.display(),
+                    side.display()
+                )
+            })?
+        }
+    };
+    Ok((sidecar, tensors))
 }
 
 /// Copies the named tensors into the model's variables, checking that each exists with the

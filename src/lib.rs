@@ -6,12 +6,14 @@
 //! - model: [`model`] (RBM and RNN-RBM: tensors in, tensors out), [`optim`] (SGD/Adam with
 //!   clipping and savable state), [`config`] (layouts and sizes);
 //! - files: [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
+//! - [`interrupt`]: Ctrl-C stops training at a safe point;
 //! - commands: [`train`] (`init`, `train`), [`generate`].
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
 pub mod device;
 pub mod generate;
+pub mod interrupt;
 pub mod midi;
 pub mod model;
 pub mod optim;

@@ -31,6 +31,11 @@ fn main() {
         Command::Generate(args) => generate::run(args),
     };
     if let Err(e) = result {
+        if e.downcast_ref::<rnn_rbm::interrupt::Interrupted>()
+            .is_some()
+        {
+            std::process::exit(130);
+        }
         // One line, no backtrace: the chain of contexts says which file and what is wrong.
         eprintln!("error: {e:#}");
         std::process::exit(1);

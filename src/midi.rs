@@ -75,7 +75,10 @@ pub struct Song {
 pub const MAX_TICK: u64 = 1 << 32;
 
 /// Files with more notes than this are refused, for the same reason as [`MAX_TICK`].
-pub const MAX_NOTES: usize = 10_000_000;
+pub const MAX_NOTES: usize = 1_000_000;
+
+/// Tempo events faster than this (1 ms per quarter note) mark a file as corrupt.
+pub const MIN_MICROS_PER_QUARTER: u32 = 1_000;
 
 /// Channel index 9 is the General MIDI percussion channel ("channel 10").
 const DRUM_CHANNEL: u8 = 9;
@@ -166,7 +169,34 @@ fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// [`parse`] with the guards against absurd input as parameters, so that tests can exercise them
 /// without building gigantic files.
+/// midly recovers silently from a file cut short, keeping the events it could read; a file that
+/// ends inside one of its chunks has lost its last notes, so it is refused instead.
+fn check_not_truncated(bytes: &[u8]) -> Result<()> {
+    if !bytes.starts_with(b"MThd") {
+        return Ok(()); // not a plain SMF (or RIFF-wrapped): midly says what it is
+    }
+    let (mut offset, mut chunk) = (0usize, 0usize);
+    while let Some(head) = bytes.get(offset..offset + 8) {
+        let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let end = offset.saturating_add(8).saturating_add(len);
+        if end > bytes.len() {
+            let what = match chunk {
+                0 => "its header".to_string(),
+                n => format!("track chunk {n}"),
+            };
+            bail!(
+                "truncated: the file ends {} bytes into {what}, which should hold {len} bytes",
+                bytes.len() - offset - 8
+            );
+        }
+        offset = end;
+        chunk += 1;
+    }
+    Ok(())
+}
+
 fn parse_with_limits(bytes: &[u8], max_tick: u64, max_notes: usize) -> Result<Song> {
+    check_not_truncated(bytes)?;
     let smf = Smf::parse(bytes).context("not a valid Standard MIDI File")?;
     if smf.header.format == Format::Sequential {
         bail!("format 2 (sequential) MIDI files are not supported");
@@ -250,10 +280,19 @@ fn read_track(
                     });
                 }
             }
-            TrackEventKind::Meta(MetaMessage::Tempo(micros)) => song.tempos.push(Tempo {
-                tick,
-                micros_per_quarter: micros.as_int(),
-            }),
+            TrackEventKind::Meta(MetaMessage::Tempo(micros)) => {
+                let micros = micros.as_int();
+                // The grid is musical time, so tempo never moves notes; but a quarter note of
+                // under a millisecond (over 60,000 qpm) only comes from a corrupt file.
+                ensure!(
+                    micros >= MIN_MICROS_PER_QUARTER,
+                    "absurd tempo at tick {tick}: {micros} µs per quarter note"
+                );
+                song.tempos.push(Tempo {
+                    tick,
+                    micros_per_quarter: micros,
+                })
+            }
             TrackEventKind::Meta(MetaMessage::TimeSignature(numerator, log2_denominator, _, _)) => {
                 // A denominator above 2^7 does not fit in a u8 and means nothing musically:
                 // such an event is corrupt and is skipped rather than failing the whole file.

@@ -10,6 +10,7 @@ use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams};
 use crate::config::{Layout, ModelConfig};
 use crate::corpus::{Corpus, DEFAULT_DATA};
 use crate::device::{self, DeviceArg};
+use crate::interrupt::{self, Interrupted};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
 use anyhow::{bail, Context, Result};
@@ -70,9 +71,10 @@ pub struct TrainArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Folder for checkpoints, their sidecars and metrics.jsonl
-    #[arg(long, default_value = checkpoint::DEFAULT_DIR)]
-    pub out: PathBuf,
+    /// Folder for checkpoints, their sidecars and metrics.jsonl [default: parameter_checkpoints,
+    /// or the resumed checkpoint's folder]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Write a checkpoint every this many epochs (and always at the end)
     #[arg(long, default_value_t = 5)]
     pub save_every: usize,
@@ -293,6 +295,10 @@ pub fn pretrain(
         let mut total = Tensor::zeros([], (Kind::Double, model.w.device()));
         let mut frames = 0;
         for &i in &order {
+            if interrupt::requested() {
+                eprintln!("interrupted during pre-training: nothing saved");
+                return Err(Interrupted.into());
+            }
             let v = &data.pieces[i];
             let loss = model.rbm_cd_loss(v, params.init_k);
             loss.backward();
@@ -347,6 +353,13 @@ pub fn run_init(args: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// A copy of the model and optimizer after an epoch that was not checkpointed.
+struct UnsavedEpoch {
+    epoch: usize,
+    cost: f64,
+    state: Vec<(String, Tensor)>,
+}
+
 /// `rnn-rbm train`.
 pub fn run_train(args: TrainArgs) -> Result<()> {
     let device = device::select(args.run.device, args.run.threads)?;
@@ -399,6 +412,13 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         None => (corpus_default.0, args.data.split.or(corpus_default.1)),
     };
 
+    let out = match (&args.out, &resumed) {
+        (Some(out), _) => out.clone(),
+        (None, Some((path, _, _))) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, None) => PathBuf::from(checkpoint::DEFAULT_DIR),
+    };
+    let out = &out;
+    interrupt::install();
     eprintln!("{} on {device:?}", config.describe());
     let data = TrainingData::load(&data_path, split.as_deref(), &config, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
@@ -417,7 +437,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             sidecar.epoch
         }
         None => {
-            start_from_pretrained(&model, &config, &data, &params, &args.out, args.no_init)?;
+            start_from_pretrained(&model, &config, &data, &params, out, args.no_init)?;
             0
         }
     };
@@ -429,9 +449,8 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         return Ok(());
     }
 
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("cannot create {}", args.out.display()))?;
-    let metrics_path = args.out.join("metrics.jsonl");
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let metrics_path = out.join("metrics.jsonl");
     let mut metrics = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
@@ -456,7 +475,16 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     );
     let run_start = Instant::now();
     let mut last_saved: Option<PathBuf> = resumed.as_ref().map(|(p, _, _)| p.clone());
-    for epoch in start_epoch + 1..=args.epochs {
+    let save = |epoch: usize, cost: f64, state: &[(String, Tensor)]| -> Result<PathBuf> {
+        let path = out.join(format!("epoch_{epoch}.ot"));
+        let sidecar = Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
+        checkpoint::save(&path, &sidecar, state)?;
+        eprintln!("saved {}", path.display());
+        Ok(path)
+    };
+    // The state after the last finished epoch when it was not saved: what Ctrl-C saves.
+    let mut unsaved: Option<UnsavedEpoch> = None;
+    'epochs: for epoch in start_epoch + 1..=args.epochs {
         let seed = epoch_seed(params.seed, epoch);
         tch::manual_seed(seed as i64);
         order.sort_unstable();
@@ -465,6 +493,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         // Accumulated on the device: no host round trip inside an epoch.
         let mut total = Tensor::zeros([], (Kind::Double, device));
         for batch in order.chunks(params.batch_size) {
+            if interrupt::requested() {
+                break 'epochs;
+            }
             let (v, mask) = pad_batch(&chunks, batch);
             let loss = model.cd_loss(&v, &mask, params.k);
             loss.backward();
@@ -495,15 +526,29 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             args.epochs,
             frames as f64 / seconds
         );
+        let mut state = model.named_parameters();
+        state.extend(opt.state_tensors());
         if epoch % args.save_every == 0 || epoch == args.epochs {
-            let path = args.out.join(format!("epoch_{epoch}.ot"));
-            let sidecar = Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
-            let mut tensors = model.named_parameters();
-            tensors.extend(opt.state_tensors());
-            checkpoint::save(&path, &sidecar, &tensors)?;
-            eprintln!("saved {}", path.display());
-            last_saved = Some(path);
+            last_saved = Some(save(epoch, cost, &state)?);
+            unsaved = None;
+        } else {
+            let copy = state.into_iter().map(|(n, t)| (n, t.copy())).collect();
+            unsaved = Some(UnsavedEpoch { epoch, cost, state: copy });
         }
+    }
+    if interrupt::requested() {
+        if let Some(e) = unsaved {
+            last_saved = Some(save(e.epoch, e.cost, &e.state)?);
+        }
+        match last_saved {
+            Some(path) => eprintln!(
+                "interrupted; resume with: rnn-rbm train {} --resume {}",
+                args.epochs,
+                path.display()
+            ),
+            None => eprintln!("interrupted before the first epoch finished: nothing to save"),
+        }
+        return Err(Interrupted.into());
     }
     Ok(())
 }

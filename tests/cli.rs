@@ -366,9 +366,183 @@ fn missing_or_unsuitable_checkpoints_should_end_with_a_one_line_error() {
         &rnn_rbm(dir.path(), &["generate", "cut.ot"]),
         "is not a readable libtorch archive",
     );
-    std::fs::write(ckpts.join("lonely.ot"), b"not a checkpoint").unwrap();
+    std::fs::write(ckpts.join("junk.ot"), b"not a checkpoint").unwrap();
     assert_one_line_error(
-        &rnn_rbm(dir.path(), &["generate", "lonely.ot"]),
-        "cannot read its sidecar",
+        &rnn_rbm(dir.path(), &["generate", "junk.ot"]),
+        "is not a readable libtorch archive",
+    );
+    // A libtorch archive of some other program: no sidecar, then no parameters of ours.
+    let foreign = tch::Tensor::from_slice(&[1.0f32, 2.0]);
+    tch::Tensor::save_multi(&[("weight", &foreign)], ckpts.join("foreign.ot")).unwrap();
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "foreign.ot"]),
+        "foreign.ot holds no sidecar and parameter_checkpoints/foreign.json cannot be read (not an rnn-rbm checkpoint?)",
+    );
+    std::fs::copy(ckpts.join("epoch_1.json"), ckpts.join("foreign.json")).unwrap();
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "foreign.ot"]),
+        "foreign.ot has no parameter W",
+    );
+    // A checkpoint whose sidecar describes another size than its tensors hold.
+    let (mut sidecar, tensors) = rnn_rbm::checkpoint::load(&ckpts.join("epoch_1.ot")).unwrap();
+    sidecar.model.n_hidden = 20;
+    let tensors: Vec<(String, tch::Tensor)> = tensors.into_iter().collect();
+    rnn_rbm::checkpoint::save(&ckpts.join("resized.ot"), &sidecar, &tensors).unwrap();
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["generate", "resized.ot"]),
+        "resized.ot: parameter W has shape [88, 16], the model expects [88, 20]",
+    );
+}
+
+/// Parameters of a checkpoint, by name.
+fn parameters(path: &Path) -> std::collections::HashMap<String, tch::Tensor> {
+    rnn_rbm::checkpoint::load(path).unwrap().1
+}
+
+fn assert_same_parameters(a: &Path, b: &Path) {
+    let (a, b) = (parameters(a), parameters(b));
+    assert_eq!(a.len(), b.len());
+    for (name, t) in &a {
+        assert!(t.equal(&b[name]), "{name} differs");
+    }
+}
+
+#[test]
+fn ctrl_c_should_save_the_last_finished_epoch_and_resuming_it_matches_an_uninterrupted_run() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 4, 60);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
+        .args(train_args(
+            "100000",
+            &["--out", "interrupted", "--save-every", "100000"],
+        ))
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        log.push_str(&line);
+        log.push('\n');
+        if line.starts_with("epoch 3/") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for line in lines {
+        log.push_str(&line.unwrap());
+        log.push('\n');
+    }
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{log}");
+    let hint = log
+        .lines()
+        .find(|l| l.starts_with("interrupted; resume with: "))
+        .unwrap_or_else(|| panic!("{log}"));
+    // "… --resume interrupted/epoch_N.ot"
+    assert!(
+        hint.starts_with(
+            "interrupted; resume with: rnn-rbm train 100000 --resume interrupted/epoch_"
+        ),
+        "{hint}"
+    );
+    let ckpt = hint.rsplit(' ').next().unwrap();
+    let epoch: usize = ckpt
+        .trim_start_matches("interrupted/epoch_")
+        .trim_end_matches(".ot")
+        .parse()
+        .unwrap();
+    assert!(epoch >= 3, "{hint}");
+    let metrics = std::fs::read_to_string(dir.path().join("interrupted/metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.lines().count(),
+        epoch,
+        "one metrics line per finished epoch"
+    );
+
+    // Resume for two more epochs, and compare with a run that was never interrupted.
+    let target = (epoch + 2).to_string();
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &["train", &target, "--resume", ckpt, "--threads", "1"],
+    ));
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args(&target, &["--out", "straight", "--save-every", "100000"]),
+    ));
+    let name = format!("epoch_{target}.ot");
+    assert_same_parameters(
+        &dir.path().join("interrupted").join(&name),
+        &dir.path().join("straight").join(&name),
+    );
+}
+
+#[test]
+fn kill_9_at_any_moment_should_leave_every_checkpoint_loadable() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 4, 60);
+    // A larger model, so that writing a checkpoint takes long enough to be hit by a kill.
+    let args = [
+        "train",
+        "100000",
+        "--data",
+        "corpus",
+        "--layout",
+        "paper",
+        "--threads",
+        "1",
+        "--k",
+        "1",
+        "--hidden",
+        "400",
+        "--recurrent",
+        "400",
+        "--save-every",
+        "1",
+        "--init-epochs",
+        "1",
+    ];
+    let (mut tmp_left, mut loaded) = (0, 0);
+    for delay_ms in [150u64, 310, 470, 630, 790, 950, 1110, 1270] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
+            .args(args)
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL: no handler runs
+        child.wait().unwrap();
+        let ckpts = dir.path().join("parameter_checkpoints");
+        let Ok(entries) = std::fs::read_dir(&ckpts) else {
+            continue; // killed before anything was written
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.ends_with(".tmp") {
+                tmp_left += 1; // a write the kill interrupted: never mistaken for a checkpoint
+                std::fs::remove_file(&path).unwrap();
+            } else if name.ends_with(".ot") {
+                let (sidecar, tensors) =
+                    rnn_rbm::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+                assert_eq!(tensors["W"].size(), vec![88, 400], "{name}");
+                loaded += 1;
+                if name.starts_with("epoch_") {
+                    assert_eq!(name, format!("epoch_{}.ot", sidecar.epoch));
+                }
+            }
+        }
+    }
+    assert!(loaded > 8, "only {loaded} checkpoints were checked");
+    eprintln!(
+        "{loaded} checkpoint loads checked; {tmp_left} kills landed while one was being written"
     );
 }

@@ -463,10 +463,15 @@ fn smpte_timed_files_should_be_refused_with_a_clear_message() {
 
 #[test]
 fn bytes_that_are_not_midi_should_give_an_error_not_a_panic() {
-    for bytes in [&b""[..], b"hello, world", b"MThd\x00\x00\x00\x06\x00"] {
+    for bytes in [&b""[..], b"hello, world"] {
         let text = error_text(midi::parse(bytes));
         assert!(text.contains("not a valid Standard MIDI File"), "{text}");
     }
+    let text = error_text(midi::parse(b"MThd\x00\x00\x00\x06\x00"));
+    assert!(
+        text.contains("truncated: the file ends 1 bytes into its header"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -955,17 +960,17 @@ fn quantisation_should_use_exact_arithmetic_for_huge_ticks() {
 }
 
 #[test]
-fn a_roll_of_more_than_a_million_steps_should_be_refused_naming_the_number() {
-    let song = song_with_notes(4, vec![note(60, 0, 1_000_001, 100, 0, 0)]);
+fn a_roll_of_more_than_200_000_steps_should_be_refused_naming_the_number() {
+    let song = song_with_notes(4, vec![note(60, 0, 200_001, 100, 0, 0)]);
     let text = error_text(PianoRoll::from_song(&song, 4, 60, 1));
     assert!(
-        text.contains("1000001 steps") && text.contains("1000000"),
+        text.contains("200001 steps") && text.contains("200000"),
         "{text}"
     );
-    let song = song_with_notes(4, vec![note(60, 0, 1_000_000, 100, 0, 0)]);
+    let song = song_with_notes(4, vec![note(60, 0, 200_000, 100, 0, 0)]);
     assert_eq!(
         PianoRoll::from_song(&song, 4, 60, 1).unwrap().steps(),
-        1_000_000
+        200_000
     );
 }
 
@@ -990,7 +995,10 @@ fn a_song_without_notes_in_range_should_be_refused() {
     let song = song_with_notes(4, vec![note(10, 0, 4, 100, 0, 0)]);
     assert!(error_text(PianoRoll::from_song(&song, 4, 21, 88)).contains("no notes in range"));
     let empty = song_with_notes(4, vec![]);
-    assert!(error_text(PianoRoll::from_song(&empty, 4, 21, 88)).contains("no notes in range"));
+    assert_eq!(
+        error_text(PianoRoll::from_song(&empty, 4, 21, 88)),
+        "no notes"
+    );
 }
 
 #[test]
