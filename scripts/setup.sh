@@ -5,7 +5,10 @@
 #      shares the ~5 GB download;
 #   2. `.libtorch` -> that venv's torch package (read by .cargo/config.toml);
 #   3. the default corpus: the Bach chorales of music21, as MIDI files under data/bach/
-#      (converted once into the cache, then copied).
+#      (converted once into the cache, then copied);
+#   4. the General MIDI SoundFont that `rnn-rbm render` plays notes with: Debian's
+#      csound-soundfont package (/usr/share/sounds/sf2/sf_GMbank.sf2), installed with apt-get
+#      when we are root, else a hint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,5 +58,20 @@ else
   cp -r "$CORPUS_CACHE" data/bach
   echo "$CORPUS_KEY" > data/bach/.key
   say "corpus data/bach/ ready ($(ls data/bach/*.mid | wc -l) MIDI files)"
+fi
+SOUNDFONT=/usr/share/sounds/sf2/sf_GMbank.sf2
+soundfont_hint="install it with 'sudo apt-get install csound-soundfont' (Debian/Ubuntu), or give \`rnn-rbm render\` another SF2 file with --soundfont FILE.sf2 or RNN_RBM_SOUNDFONT=FILE.sf2; the render tests need it"
+if [[ -f "$SOUNDFONT" ]]; then
+  say "SoundFont $SOUNDFONT present"
+elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  say "installing Debian's csound-soundfont (the General MIDI SoundFont for rnn-rbm render)"
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q csound-soundfont >/dev/null; }
+  if { apt_install || { apt-get update -q >/dev/null && apt_install; }; } && [[ -f "$SOUNDFONT" ]]; then
+    say "SoundFont $SOUNDFONT installed"
+  else
+    echo "[setup] warning: apt-get could not install csound-soundfont: $soundfont_hint" >&2
+  fi
+else
+  echo "[setup] warning: the SoundFont $SOUNDFONT is missing: $soundfont_hint" >&2
 fi
 say "done. Next: cargo run --release -- train 500   (or: cargo test --release)"

@@ -41,6 +41,24 @@ pub struct TrainParams {
     pub init_epochs: usize,
     pub init_k: i64,
     pub init_lr: f64,
+    /// Validation during training, if any.
+    #[serde(default)]
+    pub validation: Option<Validation>,
+    /// Training pieces also transposed by ±1 … ±`transpose` semitones.
+    #[serde(default)]
+    pub transpose: u32,
+}
+
+/// Held-out data scored during training with a cheap AIS estimate, to keep the best model.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Validation {
+    /// A folder of MIDI files, a MIDI file, or a piano-roll JSON file.
+    pub path: String,
+    pub split: Option<String>,
+    /// Score every this many epochs.
+    pub every: usize,
+    pub chains: i64,
+    pub temperatures: usize,
 }
 
 /// Which data a model was trained on.
@@ -75,6 +93,9 @@ pub struct Sidecar {
     pub epoch: usize,
     /// Mean free-energy gap of the last epoch.
     pub cost: Option<f64>,
+    /// Validation NLL per frame (training's cheap AIS estimate) at this epoch, if scored.
+    #[serde(default)]
+    pub valid_nll: Option<f64>,
     pub version: String,
 }
 
@@ -94,6 +115,7 @@ impl Sidecar {
             corpus: corpus.clone(),
             epoch,
             cost: Some(cost),
+            valid_nll: None,
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }

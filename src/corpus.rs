@@ -76,6 +76,25 @@ impl Corpus {
         Ok(corpus)
     }
 
+    /// Adds every piece transposed by ±1 … ±`max` semitones, where it stays within the note
+    /// range (data augmentation: harmony and voice leading do not depend on the key).
+    pub fn add_transpositions(&mut self, max: u32) {
+        let mut extra = Vec::new();
+        for piece in &self.pieces {
+            for k in 1..=max as i32 {
+                for s in [k, -k] {
+                    if let Some(roll) = piece.roll.transpose(s) {
+                        extra.push(Piece {
+                            name: format!("{} ({s:+} semitones)", piece.name),
+                            roll,
+                        });
+                    }
+                }
+            }
+        }
+        self.pieces.extend(extra);
+    }
+
     /// Total number of visible vectors over all pieces.
     pub fn vectors(&self, config: &ModelConfig) -> usize {
         self.pieces

@@ -7,15 +7,20 @@
 //!   clipping and savable state), [`config`] (layouts and sizes);
 //! - files: [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
 //! - [`interrupt`]: Ctrl-C stops training at a safe point;
-//! - commands: [`train`] (`init`, `train`), [`generate`].
+//! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`];
+//! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
+//!   (piano-roll and training-chart PNGs).
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
 pub mod device;
+pub mod evaluate;
 pub mod generate;
 pub mod interrupt;
 pub mod midi;
 pub mod model;
 pub mod optim;
+pub mod plot;
+pub mod render;
 pub mod roll;
 pub mod train;

@@ -1,6 +1,6 @@
 //! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
 use clap::{Parser, Subcommand};
-use rnn_rbm::{generate, train};
+use rnn_rbm::{evaluate, generate, plot, render, train};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +21,12 @@ enum Command {
     Train(train::TrainArgs),
     /// Compose pieces with a trained checkpoint and write them as MIDI
     Generate(generate::GenerateArgs),
+    /// Held-out negative log-likelihood (AIS) and expected frame accuracy, as one JSON object
+    Evaluate(evaluate::EvaluateArgs),
+    /// Render MIDI files to WAV through a SoundFont synthesizer
+    Render(render::RenderArgs),
+    /// Draw a MIDI file's piano roll, or a training run's metrics, as a PNG image
+    Plot(plot::PlotArgs),
 }
 
 fn main() {
@@ -29,6 +35,9 @@ fn main() {
         Command::Init(args) => train::run_init(args),
         Command::Train(args) => train::run_train(args),
         Command::Generate(args) => generate::run(args),
+        Command::Render(args) => render::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
     };
     if let Err(e) = result {
         if e.downcast_ref::<rnn_rbm::interrupt::Interrupted>()

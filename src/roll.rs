@@ -87,7 +87,7 @@ impl PianoRoll {
             let start = quantise(note.start);
             (start, quantise(note.end).max(start + 1))
         };
-        let in_range: Vec<&Note> = song
+        let mut in_range: Vec<&Note> = song
             .notes
             .iter()
             .filter(|note| column_of(note.pitch, low_note, n_notes).is_some())
@@ -112,10 +112,16 @@ impl PianoRoll {
              quarter note): more than the limit of {MAX_STEPS}"
         );
         let mut roll = PianoRoll::new(length as usize, steps_per_quarter, low_note, n_notes);
+        // In order of start, a note need only fill its column from where the notes before it
+        // stopped: each cell is written once, however many notes overlap (a file of thousands
+        // of held notes would otherwise take billions of writes).
+        in_range.sort_by_key(|note| note.start);
+        let mut filled = vec![0; n_notes];
         for note in in_range {
             let (start, end) = steps_of(note);
             if let Some(col) = column_of(note.pitch, low_note, n_notes) {
-                roll.add_note(col, start as usize, end as usize);
+                roll.add_note(col, start as usize, end as usize, filled[col]);
+                filled[col] = filled[col].max(end as usize);
             }
         }
         Ok(roll)
@@ -200,6 +206,32 @@ impl PianoRoll {
         self.for_each_note(|col, start, end| notes.push((col, start, end)));
         notes.sort_by_key(|&(col, start, _)| (start, col));
         notes
+    }
+
+    /// The roll moved by `semitones` (up when positive), or `None` when a note would leave the
+    /// roll's pitch range.
+    pub fn transpose(&self, semitones: i32) -> Option<PianoRoll> {
+        let n = self.n_notes;
+        let shift = semitones.unsigned_abs() as usize;
+        if shift >= n && self.count_notes() > 0 {
+            return None;
+        }
+        let mut out = PianoRoll::new(self.steps(), self.steps_per_quarter, self.low_note, n);
+        for step in 0..self.steps() {
+            for col in 0..n {
+                if self.sounding[step * n + col] == 0 && self.onset[step * n + col] == 0 {
+                    continue;
+                }
+                let to = col as i64 + semitones as i64;
+                if to < 0 || to >= n as i64 {
+                    return None;
+                }
+                let to = to as usize;
+                out.sounding[step * n + to] = self.sounding[step * n + col];
+                out.onset[step * n + to] = self.onset[step * n + col];
+            }
+        }
+        Some(out)
     }
 
     /// Number of notes [`notes`](Self::notes) finds.
@@ -311,9 +343,10 @@ impl PianoRoll {
         step * self.n_notes + col
     }
 
-    /// Marks sounding steps `[start, end)` of a column with an onset at `start`.
-    fn add_note(&mut self, col: usize, start: usize, end: usize) {
-        for step in start..end {
+    /// Marks sounding steps `[start, end)` of a column with an onset at `start`; steps before
+    /// `filled` are already sounding and are skipped.
+    fn add_note(&mut self, col: usize, start: usize, end: usize, filled: usize) {
+        for step in start.max(filled)..end {
             self.sounding[step * self.n_notes + col] = 1;
         }
         self.onset[start * self.n_notes + col] = 1;

@@ -6,10 +6,11 @@
 //! update per chunk), padded and masked to a common length. The chunk order is shuffled every
 //! epoch from a seed derived from `--seed` and the epoch, and libtorch's generator is re-seeded
 //! the same way, so a resumed run sees the same data order and samples as an uninterrupted one.
-use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams};
+use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig};
 use crate::corpus::{Corpus, DEFAULT_DATA};
 use crate::device::{self, DeviceArg};
+use crate::evaluate::{evaluate, EvalOptions};
 use crate::interrupt::{self, Interrupted};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
@@ -105,6 +106,27 @@ pub struct TrainArgs {
     /// Skip RBM pre-training when no initialized.ot is in --out
     #[arg(long)]
     pub no_init: bool,
+    /// Also train on every piece transposed by ±1 … ±N semitones (where it stays in range)
+    /// [default: 0]
+    #[arg(long)]
+    pub transpose: Option<u32>,
+    /// Validation data (MIDI folder or file, or piano-roll JSON), scored as training goes; the
+    /// best model is kept as best.ot [default with --valid-split: the --data file]
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// The split of the validation JSON file, e.g. valid
+    #[arg(long)]
+    pub valid_split: Option<String>,
+    /// Score the validation data every this many epochs [default: 5]
+    #[arg(long)]
+    pub valid_every: Option<usize>,
+    /// AIS chains per frame of the validation estimate (cheap; `evaluate` is the accurate one)
+    /// [default: 10]
+    #[arg(long)]
+    pub valid_chains: Option<i64>,
+    /// AIS temperatures of the validation estimate [default: 100]
+    #[arg(long)]
+    pub valid_temperatures: Option<usize>,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -147,6 +169,8 @@ impl TrainParams {
             init_epochs: 100,
             init_k: 1,
             init_lr: 0.001,
+            validation: None,
+            transpose: 0,
         }
     }
 }
@@ -174,10 +198,19 @@ impl TrainingData {
         data: &Path,
         split: Option<&str>,
         config: &ModelConfig,
+        transpose: u32,
         device: Device,
     ) -> Result<Self> {
         let t0 = Instant::now();
-        let corpus = Corpus::load(data, split, config)?;
+        let mut corpus = Corpus::load(data, split, config)?;
+        let originals = corpus.pieces.len();
+        corpus.add_transpositions(transpose);
+        if transpose > 0 {
+            eprintln!(
+                "transposed by up to ±{transpose} semitones: {} pieces from {originals}",
+                corpus.pieces.len()
+            );
+        }
         let n_visible = config.n_visible();
         let pieces: Vec<Tensor> = corpus
             .visible(config)
@@ -336,7 +369,7 @@ pub fn run_init(args: InitArgs) -> Result<()> {
         .data
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     eprintln!("{} on {device:?}", config.describe());
-    let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, device)?;
+    let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, 0, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
     let path = args.out.join("initialized.ot");
     let cost = pretrain(&model, &data, &params, optimizer)?;
@@ -407,11 +440,34 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     params.batch_size = args.batch_size.unwrap_or(params.batch_size).max(1);
     params.seed = args.run.seed.unwrap_or(params.seed);
     params.init_epochs = args.init_epochs.unwrap_or(params.init_epochs);
+    params.transpose = args.transpose.unwrap_or(params.transpose);
     let (data_path, split) = match args.data.data {
         Some(d) => (d, args.data.split),
         None => (corpus_default.0, args.data.split.or(corpus_default.1)),
     };
 
+    if args.valid.is_some() || args.valid_split.is_some() {
+        let path = args.valid.clone().unwrap_or_else(|| data_path.clone());
+        if args.valid.is_none()
+            && !data_path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        {
+            bail!("--valid-split names a split of a piano-roll JSON file: give --data FILE.json (or --valid FILE)");
+        }
+        params.validation = Some(Validation {
+            path: path.display().to_string(),
+            split: args.valid_split.clone(),
+            every: 5,
+            chains: 10,
+            temperatures: 100,
+        });
+    }
+    if let Some(v) = params.validation.as_mut() {
+        v.every = args.valid_every.unwrap_or(v.every).max(1);
+        v.chains = args.valid_chains.unwrap_or(v.chains).max(2);
+        v.temperatures = args.valid_temperatures.unwrap_or(v.temperatures).max(1);
+    }
     let out = match (&args.out, &resumed) {
         (Some(out), _) => out.clone(),
         (None, Some((path, _, _))) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -420,7 +476,23 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let out = &out;
     interrupt::install();
     eprintln!("{} on {device:?}", config.describe());
-    let data = TrainingData::load(&data_path, split.as_deref(), &config, device)?;
+    let data = TrainingData::load(
+        &data_path,
+        split.as_deref(),
+        &config,
+        params.transpose,
+        device,
+    )?;
+    let valid = match &params.validation {
+        Some(v) => Some(TrainingData::load(
+            Path::new(&v.path),
+            v.split.as_deref(),
+            &config,
+            0,
+            device,
+        )?),
+        None => None,
+    };
     let (_vs, model) = new_model(&config, device, params.seed);
     let mut opt = Optimizer::new(
         params.optimizer,
@@ -459,6 +531,14 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         .open(&metrics_path)
         .with_context(|| format!("cannot open {}", metrics_path.display()))?;
 
+    let best_path = out.join("best.ot");
+    let mut best_nll = match (&resumed, best_path.exists()) {
+        (Some(_), true) => checkpoint::load(&best_path)?
+            .0
+            .valid_nll
+            .unwrap_or(f64::INFINITY),
+        _ => f64::INFINITY,
+    };
     let chunks = data.chunks(params.chunk_len);
     let mut order: Vec<usize> = (0..chunks.len()).collect();
     let frames: i64 = chunks.iter().map(|c| c.size()[0]).sum();
@@ -510,15 +590,40 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                 .unwrap_or("no checkpoint was written".into());
             bail!("the cost became {cost} at epoch {epoch}: training diverged; {last}. Try a lower --lr (now {}).", params.lr);
         }
-        let record = json!({
+        let mut record = json!({
             "epoch": epoch,
             "cost": cost,
             "frames": frames,
             "frames_per_s": frames as f64 / seconds,
             "seconds": seconds,
-            "elapsed": run_start.elapsed().as_secs_f64(),
             "lr": params.lr,
         });
+        let mut valid_nll = None;
+        if let (Some(v), Some(vdata)) = (&params.validation, &valid) {
+            if epoch % v.every == 0 || epoch == args.epochs {
+                let opts = EvalOptions {
+                    chains: v.chains,
+                    temperatures: v.temperatures,
+                    base_sweeps: 20,
+                    refine_below: 0.0,
+                    acc_samples: 1,
+                    gibbs: 25,
+                    max_rows: 1 << 17,
+                };
+                let e = evaluate(&model, &config, &vdata.pieces, &opts, &mut |_, _, _| {});
+                record["valid_nll"] = e.nll_per_frame.into();
+                record["valid_nll_stderr"] = e.nll_stderr.into();
+                record["valid_acc"] = e.acc.into();
+                record["valid_ess"] = e.ess_mean.into();
+                record["valid_seconds"] = e.seconds.into();
+                eprintln!(
+                    "  valid NLL {:.4} ± {:.4} per frame, ACC {:.1}%  ({:.1} s)",
+                    e.nll_per_frame, e.nll_stderr, e.acc, e.seconds
+                );
+                valid_nll = Some(e.nll_per_frame);
+            }
+        }
+        record["elapsed"] = run_start.elapsed().as_secs_f64().into();
         writeln!(metrics, "{record}")
             .with_context(|| format!("cannot append to {}", metrics_path.display()))?;
         eprintln!(
@@ -528,12 +633,24 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         );
         let mut state = model.named_parameters();
         state.extend(opt.state_tensors());
+        if let Some(nll) = valid_nll.filter(|&nll| nll < best_nll) {
+            best_nll = nll;
+            let mut sidecar =
+                Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
+            sidecar.valid_nll = Some(nll);
+            checkpoint::save(&best_path, &sidecar, &state)?;
+            eprintln!("  new best: saved {} (epoch {epoch})", best_path.display());
+        }
         if epoch % args.save_every == 0 || epoch == args.epochs {
             last_saved = Some(save(epoch, cost, &state)?);
             unsaved = None;
         } else {
             let copy = state.into_iter().map(|(n, t)| (n, t.copy())).collect();
-            unsaved = Some(UnsavedEpoch { epoch, cost, state: copy });
+            unsaved = Some(UnsavedEpoch {
+                epoch,
+                cost,
+                state: copy,
+            });
         }
     }
     if interrupt::requested() {

@@ -1,8 +1,10 @@
 //! The model: tensors in, tensors out — no file formats here.
 //!
+//! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
 //! - [`rbm`]: conditionals, Gibbs sampling and free energy of a binary RBM;
 //! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
 //!   the biases of the RBM of the next frame.
+pub mod ais;
 pub mod rbm;
 pub mod rnn_rbm;
 

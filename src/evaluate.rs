@@ -1,0 +1,381 @@
+//! `rnn-rbm evaluate`: the two numbers of Boulanger-Lewandowski et al. (2012) on held-out data.
+//!
+//! - **NLL**: the mean over all frames of `−log p(v_t | v_<t) = F_t(v_t) + log Z_t`, every frame
+//!   weighing the same. `log Z_t` of each frame's conditional RBM is estimated by AIS
+//!   ([`crate::model::ais`]), batched over frames and chains; frames whose effective sample size
+//!   is low are estimated again with four times the temperatures, and the output says how many
+//!   there were and how trustworthy the result is (AIS standard error, ESS).
+//! - **ACC**: the expected frame-level accuracy of Bay et al. (2009), `ΣTP / Σ(TP+FP+FN)` in
+//!   percent over all frames, each frame predicted from the true history by a Gibbs chain of its
+//!   conditional RBM started at the previous true frame, averaged over several samples.
+//!
+//! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
+use crate::config::ModelConfig;
+use crate::device::{self, DeviceArg};
+use crate::generate::load_model;
+use crate::model::rbm::{free_energy, gibbs_chain};
+use crate::model::{ais, RnnRbm};
+use crate::train::TrainingData;
+use anyhow::{bail, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+#[derive(clap::Args, Debug)]
+pub struct EvaluateArgs {
+    /// Checkpoint to evaluate; a bare file name is looked up in parameter_checkpoints/
+    pub checkpoint: PathBuf,
+    /// A folder of MIDI files, a MIDI file, or a piano-roll JSON file [default: the checkpoint's
+    /// training corpus]
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The split of a piano-roll JSON file [default: valid for JSON files]
+    #[arg(long)]
+    pub split: Option<String>,
+    /// AIS chains per frame
+    #[arg(long, default_value_t = 50)]
+    pub chains: i64,
+    /// AIS intermediate distributions
+    #[arg(long, default_value_t = 300)]
+    pub temperatures: usize,
+    /// Gibbs sweeps per chain that fit AIS's base distribution to each frame's RBM (0: the
+    /// RBM's visible biases alone)
+    #[arg(long, default_value_t = 20)]
+    pub base_sweeps: usize,
+    /// Frames whose AIS effective sample size (a fraction of the chains) falls below this are
+    /// estimated again with 4× the temperatures
+    #[arg(long, default_value_t = 0.1)]
+    pub refine_below: f64,
+    /// Samples per frame for the expected accuracy
+    #[arg(long, default_value_t = 10)]
+    pub acc_samples: i64,
+    /// Gibbs steps per accuracy sample
+    #[arg(long, default_value_t = 25)]
+    pub gibbs: i64,
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+/// How to evaluate.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    pub chains: i64,
+    pub temperatures: usize,
+    /// Gibbs sweeps that fit AIS's base distribution to each frame's RBM.
+    pub base_sweeps: usize,
+    pub refine_below: f64,
+    pub acc_samples: i64,
+    pub gibbs: i64,
+    /// Rows (frames × chains) per AIS batch: bounds memory.
+    pub max_rows: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccuracyCounts;
+    use tch::Tensor;
+
+    fn rows(r: &[[f32; 4]]) -> Tensor {
+        Tensor::from_slice(&r.concat()).view([r.len() as i64, 4])
+    }
+
+    #[test]
+    fn a_perfect_prediction_scores_100_and_an_empty_one_0() {
+        let truth = rows(&[[1., 0., 1., 0.], [0., 1., 1., 1.]]);
+        let mut perfect = AccuracyCounts::default();
+        perfect.add(&truth, &truth);
+        assert_eq!(perfect.percent(), 100.0);
+        let mut empty = AccuracyCounts::default();
+        empty.add(&truth.zeros_like(), &truth);
+        assert_eq!(empty.percent(), 0.0);
+        assert_eq!(empty.fn_, 5.0);
+    }
+
+    #[test]
+    fn accuracy_sums_counts_over_frames_before_dividing() {
+        // Frame 1: TP 1, FP 1, FN 1. Frame 2: TP 3, FP 0, FN 0. → 4 / 6, not the mean of 1/3 and 1.
+        let truth = rows(&[[1., 1., 0., 0.], [0., 1., 1., 1.]]);
+        let guess = rows(&[[1., 0., 1., 0.], [0., 1., 1., 1.]]);
+        let mut c = AccuracyCounts::default();
+        c.add(&guess, &truth);
+        assert_eq!((c.tp, c.fp, c.fn_), (4.0, 1.0, 1.0));
+        assert!((c.percent() - 400.0 / 6.0).abs() < 1e-12);
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Evaluation {
+    /// Mean over frames of −log p(v_t | v_<t), in nats.
+    pub nll_per_frame: f64,
+    /// Standard error of `nll_per_frame` from the AIS estimates.
+    pub nll_stderr: f64,
+    /// Expected frame-level accuracy, percent.
+    pub acc: f64,
+    pub frames: i64,
+    pub pieces: usize,
+    /// What a frame is.
+    pub frame_unit: String,
+    pub ais_chains: i64,
+    pub ais_temperatures: usize,
+    /// Mean and minimum effective sample size, as fractions of the chains (after refinement).
+    pub ess_mean: f64,
+    pub ess_min: f64,
+    /// Frames estimated again with 4× the temperatures.
+    pub refined_frames: i64,
+    pub seconds: f64,
+}
+
+/// True positives, false positives and false negatives summed over frames (Bay et al. 2009).
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+pub struct AccuracyCounts {
+    pub tp: f64,
+    pub fp: f64,
+    pub fn_: f64,
+}
+
+impl AccuracyCounts {
+    /// Adds the counts of binary predictions `guess` against `truth` (same shape).
+    pub fn add(&mut self, guess: &Tensor, truth: &Tensor) {
+        let hit = (guess * truth).sum(Kind::Double).double_value(&[]);
+        self.tp += hit;
+        self.fp += guess.sum(Kind::Double).double_value(&[]) - hit;
+        self.fn_ += truth.sum(Kind::Double).double_value(&[]) - hit;
+    }
+
+    /// `100 · ΣTP / Σ(TP + FP + FN)`; 0 when nothing was predicted or expected.
+    pub fn percent(&self) -> f64 {
+        let all = self.tp + self.fp + self.fn_;
+        if all > 0.0 {
+            100.0 * self.tp / all
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Per-frame inputs of every piece: data `v (N, V)`, previous frames `(N, V)`, biases.
+struct Frames {
+    v: Tensor,
+    prev: Tensor,
+    bv: Tensor,
+    bh: Tensor,
+}
+
+fn frames(model: &RnnRbm, pieces: &[Tensor]) -> Frames {
+    tch::no_grad(|| {
+        let (mut v, mut prev, mut bv, mut bh) = (vec![], vec![], vec![], vec![]);
+        for piece in pieces {
+            let (u_before, _) = model.rnn_states(&piece.unsqueeze(0), None);
+            let (bv_t, bh_t) = model.frame_biases(&u_before.squeeze_dim(0));
+            let shifted = Tensor::cat(
+                &[
+                    piece.zeros_like().narrow(0, 0, 1),
+                    piece.narrow(0, 0, piece.size()[0] - 1),
+                ],
+                0,
+            );
+            v.push(piece.shallow_clone());
+            prev.push(shifted);
+            bv.push(bv_t);
+            bh.push(bh_t);
+        }
+        Frames {
+            v: Tensor::cat(&v, 0),
+            prev: Tensor::cat(&prev, 0),
+            bv: Tensor::cat(&bv, 0),
+            bh: Tensor::cat(&bh, 0),
+        }
+    })
+}
+
+/// AIS over all frames in batches; `progress(done, total)` after each batch.
+fn log_partitions(
+    model: &RnnRbm,
+    f: &Frames,
+    chains: i64,
+    temperatures: usize,
+    base_sweeps: usize,
+    max_rows: i64,
+    progress: &mut dyn FnMut(i64, i64),
+) -> ais::AisEstimate {
+    let n = f.v.size()[0];
+    let batch = (max_rows / chains).max(1);
+    let (mut log_z, mut var, mut ess) = (vec![], vec![], vec![]);
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let opts = ais::AisOptions {
+            chains,
+            temperatures,
+            base_sweeps,
+        };
+        let est = ais::log_partition(
+            &model.w,
+            &f.bv.narrow(0, start, len),
+            &f.bh.narrow(0, start, len),
+            &f.v.narrow(0, start, len),
+            opts,
+        );
+        log_z.push(est.log_z);
+        var.push(est.log_z_var);
+        ess.push(est.ess);
+        start += len;
+        progress(start, n);
+    }
+    ais::AisEstimate {
+        log_z: Tensor::cat(&log_z, 0),
+        log_z_var: Tensor::cat(&var, 0),
+        ess: Tensor::cat(&ess, 0),
+    }
+}
+
+/// Evaluates `model` on `pieces` (each `(n_i, V)`).
+pub fn evaluate(
+    model: &RnnRbm,
+    config: &ModelConfig,
+    pieces: &[Tensor],
+    opts: &EvalOptions,
+    progress: &mut dyn FnMut(&str, i64, i64),
+) -> Evaluation {
+    let t0 = Instant::now();
+    let f = frames(model, pieces);
+    let n = f.v.size()[0];
+    let mut est = log_partitions(
+        model,
+        &f,
+        opts.chains,
+        opts.temperatures,
+        opts.base_sweeps,
+        opts.max_rows,
+        &mut |d, t| progress("AIS", d, t),
+    );
+    // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
+    let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
+    let refined_frames = weak.size()[0];
+    if refined_frames > 0 {
+        let sub = Frames {
+            v: f.v.index_select(0, &weak),
+            prev: f.prev.index_select(0, &weak),
+            bv: f.bv.index_select(0, &weak),
+            bh: f.bh.index_select(0, &weak),
+        };
+        let again = log_partitions(
+            model,
+            &sub,
+            opts.chains,
+            opts.temperatures * 4,
+            opts.base_sweeps,
+            opts.max_rows,
+            &mut |d, t| progress("AIS (refining)", d, t),
+        );
+        let _ = est.log_z.index_copy_(0, &weak, &again.log_z);
+        let _ = est.log_z_var.index_copy_(0, &weak, &again.log_z_var);
+        let _ = est.ess.index_copy_(0, &weak, &again.ess);
+    }
+    let (nll, nll_stderr) = tch::no_grad(|| {
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
+        (
+            nll.mean(Kind::Double).double_value(&[]),
+            est.log_z_var.sum(Kind::Double).sqrt().double_value(&[]) / n as f64,
+        )
+    });
+    // Expected accuracy over samples of each frame's conditional.
+    let mut counts = AccuracyCounts::default();
+    for s in 0..opts.acc_samples {
+        let guess = gibbs_chain(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs);
+        counts.add(&guess, &f.v);
+        progress("accuracy", s + 1, opts.acc_samples);
+    }
+    let frame_unit = if config.steps_per_vector == 1 {
+        format!(
+            "one grid step ({} per quarter note)",
+            config.steps_per_quarter
+        )
+    } else {
+        format!(
+            "one visible vector of {} grid steps ({} per quarter note)",
+            config.steps_per_vector, config.steps_per_quarter
+        )
+    };
+    Evaluation {
+        nll_per_frame: nll,
+        nll_stderr,
+        acc: counts.percent(),
+        frames: n,
+        pieces: pieces.len(),
+        frame_unit,
+        ais_chains: opts.chains,
+        ais_temperatures: opts.temperatures,
+        ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
+        ess_min: est.ess.min().double_value(&[]),
+        refined_frames,
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Progress on stderr: a line each time another tenth of a stage is done.
+pub fn progress_lines() -> impl FnMut(&str, i64, i64) {
+    let mut last = (String::new(), -1i64);
+    move |stage: &str, done: i64, total: i64| {
+        let tenth = done * 10 / total.max(1);
+        if stage != last.0 || tenth != last.1 {
+            eprintln!("{stage}: {done}/{total} ({}%)", done * 100 / total.max(1));
+            last = (stage.to_string(), tenth);
+        }
+    }
+}
+
+pub fn run(args: EvaluateArgs) -> Result<()> {
+    let device = device::select(args.device, args.threads)?;
+    if args.chains < 2 || args.temperatures < 1 || args.acc_samples < 1 {
+        bail!("--chains must be at least 2, --temperatures and --acc-samples at least 1");
+    }
+    let loaded = load_model(&args.checkpoint, device)?;
+    let config = loaded.sidecar.model.clone();
+    let (data, split) = match args.data {
+        Some(d) => {
+            let split = args
+                .split
+                .or_else(|| is_json(&d).then(|| "valid".to_string()));
+            (d, split)
+        }
+        None => (
+            PathBuf::from(&loaded.sidecar.corpus.path),
+            args.split.or(loaded.sidecar.corpus.split.clone()),
+        ),
+    };
+    let data = TrainingData::load(&data, split.as_deref(), &config, 0, device)?;
+    tch::manual_seed(args.seed as i64);
+    let opts = EvalOptions {
+        chains: args.chains,
+        temperatures: args.temperatures,
+        base_sweeps: args.base_sweeps,
+        refine_below: args.refine_below,
+        acc_samples: args.acc_samples,
+        gibbs: args.gibbs,
+        max_rows: 1 << 17,
+    };
+    let result = evaluate(
+        &loaded.model,
+        &config,
+        &data.pieces,
+        &opts,
+        &mut progress_lines(),
+    );
+    let mut json = serde_json::to_value(&result)?;
+    json["checkpoint"] = loaded.path.display().to_string().into();
+    json["data"] = data.spec.path.clone().into();
+    json["split"] = data.spec.split.clone().into();
+    println!("{json}");
+    Ok(())
+}
+
+fn is_json(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}

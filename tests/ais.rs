@@ -1,0 +1,118 @@
+//! AIS against the exact partition function (a sum over hidden configurations) of RBMs small
+//! enough to enumerate, with visible biases from realistic to extreme.
+use rnn_rbm::model::ais;
+use rnn_rbm::model::rbm::exact_log_partition;
+use tch::{Device, Kind, Tensor};
+
+/// `frames` RBMs sharing `W (V, H)` with `W ~ N(0, w_scale)`, and per-frame biases.
+fn rbms(
+    seed: i64,
+    v: i64,
+    h: i64,
+    frames: i64,
+    w_scale: f64,
+    bv_mean: f64,
+    bv_scale: f64,
+) -> (Tensor, Tensor, Tensor) {
+    tch::manual_seed(seed);
+    let opts = (Kind::Float, Device::Cpu);
+    let w = Tensor::randn([v, h], opts) * w_scale;
+    let bv = Tensor::randn([frames, v], opts) * bv_scale + bv_mean;
+    let bh = Tensor::randn([frames, h], opts) * 0.5 - 0.5;
+    (w, bv, bh)
+}
+
+fn exact(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Vec<f64> {
+    (0..bv.size()[0])
+        .map(|f| {
+            exact_log_partition(
+                &w.to_kind(Kind::Double),
+                &bv.get(f).to_kind(Kind::Double),
+                &bh.get(f).to_kind(Kind::Double),
+            )
+            .double_value(&[])
+        })
+        .collect()
+}
+
+fn check(name: &str, w: Tensor, bv: Tensor, bh: Tensor, max_frame_err: f64, max_mean_err: f64) {
+    let truth = exact(&w, &bv, &bh);
+    let start = bv.zeros_like();
+    let est = ais::log_partition(
+        &w,
+        &bv,
+        &bh,
+        &start,
+        ais::AisOptions {
+            chains: 100,
+            temperatures: 1000,
+            base_sweeps: 0,
+        },
+    );
+    let got: Vec<f64> = Vec::<f64>::try_from(est.log_z.to_kind(Kind::Double)).unwrap();
+    let errs: Vec<f64> = got.iter().zip(&truth).map(|(g, t)| g - t).collect();
+    let mean_err = errs.iter().sum::<f64>() / errs.len() as f64;
+    let worst = errs.iter().fold(0.0f64, |m, e| m.max(e.abs()));
+    let ess: f64 = f64::try_from(est.ess.mean(Kind::Double)).unwrap();
+    eprintln!("{name}: mean error {mean_err:+.4}, worst {worst:.4}, mean ESS {ess:.2}");
+    assert!(
+        worst <= max_frame_err,
+        "{name}: worst frame error {worst} (errors {errs:?})"
+    );
+    assert!(
+        mean_err.abs() <= max_mean_err,
+        "{name}: mean error {mean_err}"
+    );
+    // The reported standard errors cover the actual errors most of the time.
+    let sd: Vec<f64> = Vec::<f64>::try_from(est.log_z_var.to_kind(Kind::Double).sqrt()).unwrap();
+    let covered = errs
+        .iter()
+        .zip(&sd)
+        .filter(|(e, s)| e.abs() <= 3.0 * **s + 0.01)
+        .count();
+    assert!(
+        covered as f64 >= 0.8 * errs.len() as f64,
+        "{name}: only {covered}/{} errors within 3 sd",
+        errs.len()
+    );
+}
+
+#[test]
+fn ais_matches_the_exact_log_z_of_an_rbm_with_realistic_biases() {
+    // Sparse visible units like piano rolls: most notes off (bv around -3).
+    let (w, bv, bh) = rbms(1, 40, 12, 24, 0.5, -3.0, 1.0);
+    check("realistic", w, bv, bh, 0.1, 0.03);
+}
+
+#[test]
+fn ais_matches_the_exact_log_z_with_strong_weights() {
+    let (w, bv, bh) = rbms(2, 30, 16, 16, 1.0, -1.0, 1.0);
+    check("strong weights", w, bv, bh, 0.15, 0.05);
+}
+
+#[test]
+fn ais_matches_the_exact_log_z_with_extreme_visible_biases() {
+    // Biases of ±8: units almost always off or on.
+    let (w, _, bh) = rbms(3, 30, 10, 12, 0.7, 0.0, 1.0);
+    let signs = Tensor::randint(2, [12, 30], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let bv = signs * 8.0;
+    check("extreme biases", w, bv, bh, 0.1, 0.03);
+}
+
+#[test]
+fn an_rbm_without_weights_is_estimated_exactly() {
+    // W = 0: the base distribution is the target, every weight is 1, ESS is 1.
+    let (_, bv, bh) = rbms(4, 20, 8, 5, 0.0, -2.0, 1.0);
+    let w = Tensor::zeros([20, 8], (Kind::Float, Device::Cpu));
+    let truth = exact(&w, &bv, &bh);
+    let opts = ais::AisOptions {
+        chains: 10,
+        temperatures: 20,
+        base_sweeps: 0,
+    };
+    let est = ais::log_partition(&w, &bv, &bh, &bv.zeros_like(), opts);
+    for (f, t) in truth.iter().enumerate() {
+        assert!((est.log_z.double_value(&[f as i64]) - t).abs() < 1e-3);
+        assert!((est.ess.double_value(&[f as i64]) - 1.0).abs() < 1e-6);
+    }
+}
