@@ -10,6 +10,8 @@ use crate::corpus::Corpus;
 use crate::device::{self, DeviceArg};
 use crate::midi;
 use crate::model::RnnRbm;
+use crate::plot;
+use crate::render;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -49,6 +51,15 @@ pub struct GenerateArgs {
     /// Velocity of every note
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
+    /// Also render every piece to WAV beside its MIDI file (SoundFont synthesizer)
+    #[arg(long)]
+    pub wav: bool,
+    /// Also draw every piece's piano roll as a PNG beside its MIDI file
+    #[arg(long)]
+    pub png: bool,
+    /// SoundFont for --wav [default: $RNN_RBM_SOUNDFONT, else Debian's sf_GMbank.sf2]
+    #[arg(long)]
+    pub soundfont: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceArg,
     #[arg(long)]
@@ -159,6 +170,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
+    // Load the SoundFont before composing, so a missing one fails fast.
+    let soundfont = match args.wav {
+        true => Some(render::load_soundfont(&render::resolve_soundfont(
+            args.soundfont.as_deref(),
+        ))?),
+        false => None,
+    };
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -219,6 +237,19 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         ));
         let path = args.out.join(format!("{stem}_seed{seed}_{i}.mid"));
         midi::write_file(&path, &song)?;
+        if let Some(font) = &soundfont {
+            let wav = path.with_extension("wav");
+            render::write_wav(
+                &wav,
+                &render::render_song_with(&song, &[], font, 44_100, true)?,
+            )?;
+            println!("wrote {}", wav.display());
+        }
+        if args.png {
+            let png = path.with_extension("png");
+            plot::plot_song(&song, &png)?;
+            println!("wrote {}", png.display());
+        }
         println!(
             "wrote {} ({} steps, {} notes)",
             path.display(),

@@ -14,6 +14,7 @@ use crate::evaluate::{evaluate, EvalOptions};
 use crate::interrupt::{self, Interrupted};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
+use crate::plot;
 use anyhow::{bail, Context, Result};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde_json::json;
@@ -644,6 +645,10 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         if epoch % args.save_every == 0 || epoch == args.epochs {
             last_saved = Some(save(epoch, cost, &state)?);
             unsaved = None;
+            // The training curve beside metrics.jsonl, refreshed with every checkpoint.
+            if let Err(e) = plot::plot_metrics(&metrics_path, &out.join("metrics.png")) {
+                eprintln!("warning: could not draw the training curve: {e:#}");
+            }
         } else {
             let copy = state.into_iter().map(|(n, t)| (n, t.copy())).collect();
             unsaved = Some(UnsavedEpoch {

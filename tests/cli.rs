@@ -143,12 +143,45 @@ fn training_then_generation_should_learn_the_chords_of_the_corpus() {
             "9",
             "--threads",
             "1",
+            "--wav",
+            "--png",
         ],
     );
     assert_ok(&out);
     let pieces: Vec<_> = (0..2)
         .map(|i| dir.path().join(format!("results/epoch_30_seed9_{i}.mid")))
         .collect();
+    // --wav and --png: audio as long as the music (64 quarter notes at 120 qpm) plus a release
+    // tail, and a picture.
+    for path in &pieces {
+        let wav = hound::WavReader::open(path.with_extension("wav")).unwrap();
+        let spec = wav.spec();
+        assert_eq!(
+            (spec.sample_rate, spec.channels, spec.bits_per_sample),
+            (44_100, 2, 16)
+        );
+        let seconds = wav.duration() as f64 / 44_100.0;
+        let song = midi::read_file(path).unwrap();
+        let music = song.notes.iter().map(|n| n.end).max().unwrap() as f64
+            / song.ticks_per_quarter as f64
+            * 0.5;
+        assert!(
+            seconds >= music && seconds <= music + 3.1,
+            "{seconds} s of audio for {music} s of music"
+        );
+        let png = png::Decoder::new(std::io::BufReader::new(
+            std::fs::File::open(path.with_extension("png")).unwrap(),
+        ));
+        let info = png.read_info().unwrap();
+        assert!(info.info().width >= 400 && info.info().height >= 200);
+    }
+    let curve = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(ckpts.join("metrics.png")).unwrap(),
+    ));
+    assert!(
+        curve.read_info().unwrap().info().width >= 400,
+        "training curve drawn"
+    );
     let (mut in_chords, mut total, mut frames_with_notes) = (0, 0, 0);
     for path in &pieces {
         let bytes = std::fs::read(path).unwrap();
