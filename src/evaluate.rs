@@ -15,6 +15,7 @@ use crate::device::{self, DeviceArg};
 use crate::generate::load_model;
 use crate::model::rbm::{free_energy, gibbs_chain};
 use crate::model::{ais, RnnRbm};
+use crate::progress::Progress;
 use crate::train::TrainingData;
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -318,14 +319,23 @@ pub fn evaluate(
     }
 }
 
-/// Progress on stderr: a line each time another tenth of a stage is done.
-pub fn progress_lines() -> impl FnMut(&str, i64, i64) {
-    let mut last = (String::new(), -1i64);
+/// Progress of every stage on stderr (a bar on a terminal, a line per tenth otherwise).
+pub fn progress_reporter() -> impl FnMut(&str, i64, i64) {
+    let mut current: Option<(String, Progress)> = None;
     move |stage: &str, done: i64, total: i64| {
-        let tenth = done * 10 / total.max(1);
-        if stage != last.0 || tenth != last.1 {
-            eprintln!("{stage}: {done}/{total} ({}%)", done * 100 / total.max(1));
-            last = (stage.to_string(), tenth);
+        if current.as_ref().map(|(s, _)| s.as_str()) != Some(stage) {
+            if let Some((_, p)) = current.take() {
+                p.finish();
+            }
+            current = Some((stage.to_string(), Progress::new(stage, total as u64)));
+        }
+        if let Some((_, p)) = current.as_mut() {
+            p.set(done as u64, String::new);
+        }
+        if done >= total {
+            if let Some((_, p)) = current.take() {
+                p.finish();
+            }
         }
     }
 }
@@ -365,7 +375,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         &config,
         &data.pieces,
         &opts,
-        &mut progress_lines(),
+        &mut progress_reporter(),
     );
     let mut json = serde_json::to_value(&result)?;
     json["checkpoint"] = loaded.path.display().to_string().into();

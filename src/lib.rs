@@ -21,6 +21,7 @@ pub mod midi;
 pub mod model;
 pub mod optim;
 pub mod plot;
+pub mod progress;
 pub mod render;
 pub mod roll;
 pub mod train;

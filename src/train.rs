@@ -15,6 +15,7 @@ use crate::interrupt::{self, Interrupted};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::plot;
+use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde_json::json;
@@ -573,16 +574,26 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let t0 = Instant::now();
         // Accumulated on the device: no host round trip inside an epoch.
         let mut total = Tensor::zeros([], (Kind::Double, device));
-        for batch in order.chunks(params.batch_size) {
+        let mut bar = Progress::bar_only(
+            &format!("epoch {epoch}/{}", args.epochs),
+            chunks.len() as u64,
+        );
+        for (b, batch) in order.chunks(params.batch_size).enumerate() {
             if interrupt::requested() {
+                bar.finish();
                 break 'epochs;
             }
+            let done = (b * params.batch_size + batch.len()) as u64;
+            bar.set(done, || {
+                format!("{:.0} chunks/s", done as f64 / t0.elapsed().as_secs_f64())
+            });
             let (v, mask) = pad_batch(&chunks, batch);
             let loss = model.cd_loss(&v, &mask, params.k);
             loss.backward();
             opt.step();
             total += loss.detach().to_kind(Kind::Double) * mask.sum(Kind::Double);
         }
+        bar.finish();
         let cost = total.double_value(&[]) / frames as f64;
         let seconds = t0.elapsed().as_secs_f64();
         if !cost.is_finite() {
