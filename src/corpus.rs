@@ -7,6 +7,7 @@
 //! be read is skipped with a warning naming it and the reason; only an empty result is an error.
 use crate::config::ModelConfig;
 use crate::midi;
+use crate::progress::Progress;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -145,7 +146,9 @@ fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
         pieces: Vec::new(),
         skipped: Vec::new(),
     };
-    for file in files {
+    let mut bar = Progress::bar_only("loading", files.len() as u64);
+    for (i, file) in files.into_iter().enumerate() {
+        bar.set(i as u64 + 1, String::new);
         let name = file.display().to_string();
         let roll = midi::read_file(&file).and_then(|song| {
             PianoRoll::from_song(
@@ -160,6 +163,7 @@ fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
             Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
         }
     }
+    bar.finish();
     Ok(corpus)
 }
 

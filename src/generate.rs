@@ -11,6 +11,7 @@ use crate::device::{self, DeviceArg};
 use crate::midi;
 use crate::model::RnnRbm;
 use crate::plot;
+use crate::progress::Progress;
 use crate::render;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
@@ -201,11 +202,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let steps = args.length.unwrap_or(300 * config.steps_per_vector);
     let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
     let t0 = Instant::now();
+    let mut bar = Progress::bar_only("composing", n_vectors as u64);
     let out = loaded
         .model
-        .generate(&u, &v_last, n_vectors as i64, args.gibbs)
+        .generate_with_progress(&u, &v_last, n_vectors as i64, args.gibbs, &mut |done| {
+            bar.set(done as u64, String::new)
+        })
         .to_device(Device::Cpu)
         .to_kind(Kind::Float);
+    bar.finish();
     let seconds = t0.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)

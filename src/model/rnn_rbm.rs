@@ -138,6 +138,18 @@ impl RnnRbm {
     /// sample of a `gibbs`-step chain of its frame's RBM, started from the previous vector
     /// (`v_prev (B, V)`), and is then fed to the RNN. Returns `(B, n, V)` binary vectors.
     pub fn generate(&self, u: &Tensor, v_prev: &Tensor, n: i64, gibbs: i64) -> Tensor {
+        self.generate_with_progress(u, v_prev, n, gibbs, &mut |_| {})
+    }
+
+    /// [`generate`](Self::generate), calling `progress(vectors_done)` after every vector.
+    pub fn generate_with_progress(
+        &self,
+        u: &Tensor,
+        v_prev: &Tensor,
+        n: i64,
+        gibbs: i64,
+        progress: &mut dyn FnMut(i64),
+    ) -> Tensor {
         tch::no_grad(|| {
             let mut u = u.shallow_clone();
             let mut v = v_prev.to_kind(self.w.kind());
@@ -147,6 +159,7 @@ impl RnnRbm {
                 v = gibbs_chain(&v, &self.w, &bv_t, &bh_t, gibbs);
                 u = self.step(&u, &v);
                 out.push(v.shallow_clone());
+                progress(out.len() as i64);
             }
             if out.is_empty() {
                 Tensor::zeros(
