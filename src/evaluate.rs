@@ -40,9 +40,10 @@ pub struct EvaluateArgs {
     /// AIS intermediate distributions
     #[arg(long, default_value_t = 300)]
     pub temperatures: usize,
-    /// Gibbs sweeps per chain that fit AIS's base distribution to each frame's RBM (0: the
-    /// RBM's visible biases alone)
-    #[arg(long, default_value_t = 20)]
+    /// Gibbs sweeps per chain that fit AIS's base distribution to each frame's RBM, from chains
+    /// started at the data frame (0: the RBM's visible biases alone, the safer choice: a fitted
+    /// base can miss modes and underestimate log Z, see docs/BENCHMARKS.md)
+    #[arg(long, default_value_t = 0)]
     pub base_sweeps: usize,
     /// Frames whose AIS effective sample size (a fraction of the chains) falls below this are
     /// estimated again with 4× the temperatures

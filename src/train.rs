@@ -616,7 +616,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                 let opts = EvalOptions {
                     chains: v.chains,
                     temperatures: v.temperatures,
-                    base_sweeps: 20,
+                    base_sweeps: 0,
                     refine_below: 0.0,
                     acc_samples: 1,
                     gibbs: 25,
