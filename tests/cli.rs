@@ -669,3 +669,39 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .unwrap()
         .starts_with("one grid step"));
 }
+
+#[test]
+fn a_diverging_run_should_stop_naming_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 2, 20);
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("1", &["--init-epochs", "1"]),
+    ));
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "train",
+            "3",
+            "--resume",
+            "epoch_1.ot",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e30",
+            "--clip",
+            "1e30",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_one_line_error(
+        &out,
+        "training diverged; the last good checkpoint is parameter_checkpoints/epoch_1.ot",
+    );
+    assert!(stderr(&out).contains("Try a lower --lr"));
+    assert!(!dir.path().join("parameter_checkpoints/epoch_2.ot").exists());
+    let (sidecar, _) =
+        rnn_rbm::checkpoint::load(&dir.path().join("parameter_checkpoints/epoch_1.ot")).unwrap();
+    assert_eq!(sidecar.epoch, 1);
+}
