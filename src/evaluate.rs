@@ -369,7 +369,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         refine_below: args.refine_below,
         acc_samples: args.acc_samples,
         gibbs: args.gibbs,
-        max_rows: 1 << 17,
+        max_rows: 1 << 14,
     };
     let result = evaluate(
         &loaded.model,

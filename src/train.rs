@@ -620,7 +620,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                     refine_below: 0.0,
                     acc_samples: 1,
                     gibbs: 25,
-                    max_rows: 1 << 17,
+                    max_rows: 1 << 14,
                 };
                 let e = evaluate(&model, &config, &vdata.pieces, &opts, &mut |_, _, _| {});
                 record["valid_nll"] = e.nll_per_frame.into();
