@@ -8,6 +8,7 @@
 //! `kill -9` at any moment leaves the previous checkpoint of that name, or none — never half of
 //! one, and never an archive paired with another run's sidecar. The `.json` beside it (written
 //! the same way, just after) is for people and tools; loading trusts the embedded copy.
+use crate::atomic;
 use crate::config::ModelConfig;
 use crate::optim::OptimizerKind;
 use anyhow::{bail, Context, Result};
@@ -158,33 +159,12 @@ pub fn save(path: &Path, sidecar: &Sidecar, tensors: &[(String, Tensor)]) -> Res
         .map(|(n, t)| (n.clone(), t.detach().to_device(Device::Cpu)))
         .collect();
     on_cpu.push((SIDECAR_TENSOR.to_string(), Tensor::from_slice(&json)));
-    let tmp = tmp_path(path);
-    Tensor::save_multi(&on_cpu, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    commit(&tmp, path)?;
-    write_atomic(&sidecar_path(path), &json)?;
+    atomic::write_with(path, |tmp| {
+        Tensor::save_multi(&on_cpu, tmp).with_context(|| format!("cannot write {}", tmp.display()))
+    })?;
+    atomic::write_bytes(&sidecar_path(path), &json)?;
     sync_dir(dir);
     Ok(())
-}
-
-/// Writes bytes to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    commit(&tmp, path)
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".tmp");
-    path.with_file_name(name)
-}
-
-fn commit(tmp: &Path, path: &Path) -> Result<()> {
-    File::open(tmp)
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("cannot flush {}", tmp.display()))?;
-    std::fs::rename(tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 fn sync_dir(dir: &Path) {

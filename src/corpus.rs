@@ -37,10 +37,7 @@ impl Corpus {
             }
             bail!("data {} not found", path.display());
         }
-        let is_json = path.is_file()
-            && path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path.is_file() && is_piano_roll_json(path);
         if split.is_some() && !is_json {
             bail!(
                 "--split applies to a piano-roll JSON file, and {} is not one",
@@ -114,6 +111,12 @@ impl Corpus {
             })
             .collect()
     }
+}
+
+/// Whether `path` names a piano-roll JSON file (by its extension) rather than MIDI data.
+pub fn is_piano_roll_json(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// MIDI files under `path` (or `path` itself), sorted so that runs are reproducible.

@@ -11,6 +11,7 @@
 //!
 //! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
 use crate::config::ModelConfig;
+use crate::corpus::is_piano_roll_json;
 use crate::device::{self, DeviceArg};
 use crate::generate::load_model;
 use crate::model::rbm::{free_energy, gibbs_chain};
@@ -19,7 +20,7 @@ use crate::progress::Progress;
 use crate::train::TrainingData;
 use anyhow::{bail, Result};
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
@@ -199,29 +200,22 @@ fn frames(model: &RnnRbm, pieces: &[Tensor]) -> Frames {
 fn log_partitions(
     model: &RnnRbm,
     f: &Frames,
-    chains: i64,
-    temperatures: usize,
-    base_sweeps: usize,
+    ais_opts: ais::AisOptions,
     max_rows: i64,
     progress: &mut dyn FnMut(i64, i64),
 ) -> ais::AisEstimate {
     let n = f.v.size()[0];
-    let batch = (max_rows / chains).max(1);
+    let batch = (max_rows / ais_opts.chains).max(1);
     let (mut log_z, mut var, mut ess) = (vec![], vec![], vec![]);
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
-        let opts = ais::AisOptions {
-            chains,
-            temperatures,
-            base_sweeps,
-        };
         let est = ais::log_partition(
             &model.w,
             &f.bv.narrow(0, start, len),
             &f.bh.narrow(0, start, len),
             &f.v.narrow(0, start, len),
-            opts,
+            ais_opts,
         );
         log_z.push(est.log_z);
         var.push(est.log_z_var);
@@ -247,15 +241,14 @@ pub fn evaluate(
     let t0 = Instant::now();
     let f = frames(model, pieces);
     let n = f.v.size()[0];
-    let mut est = log_partitions(
-        model,
-        &f,
-        opts.chains,
-        opts.temperatures,
-        opts.base_sweeps,
-        opts.max_rows,
-        &mut |d, t| progress("AIS", d, t),
-    );
+    let ais_opts = ais::AisOptions {
+        chains: opts.chains,
+        temperatures: opts.temperatures,
+        base_sweeps: opts.base_sweeps,
+    };
+    let mut est = log_partitions(model, &f, ais_opts, opts.max_rows, &mut |d, t| {
+        progress("AIS", d, t)
+    });
     // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
     let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
     let refined_frames = weak.size()[0];
@@ -269,9 +262,10 @@ pub fn evaluate(
         let again = log_partitions(
             model,
             &sub,
-            opts.chains,
-            opts.temperatures * 4,
-            opts.base_sweeps,
+            ais::AisOptions {
+                temperatures: opts.temperatures * 4,
+                ..ais_opts
+            },
             opts.max_rows,
             &mut |d, t| progress("AIS (refining)", d, t),
         );
@@ -352,7 +346,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         Some(d) => {
             let split = args
                 .split
-                .or_else(|| is_json(&d).then(|| "valid".to_string()));
+                .or_else(|| is_piano_roll_json(&d).then(|| "valid".to_string()));
             (d, split)
         }
         None => (
@@ -384,9 +378,4 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     json["split"] = data.spec.split.clone().into();
     println!("{json}");
     Ok(())
-}
-
-fn is_json(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }

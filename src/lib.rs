@@ -5,11 +5,12 @@
 //!   visible vectors), [`corpus`] (folders of MIDI files and piano-roll JSON datasets);
 //! - model: [`model`] (RBM and RNN-RBM: tensors in, tensors out), [`optim`] (SGD/Adam with
 //!   clipping and savable state), [`config`] (layouts and sizes);
-//! - files: [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
+//! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
 //! - [`interrupt`]: Ctrl-C stops training at a safe point;
 //! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`];
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
 //!   (piano-roll and training-chart PNGs).
+pub mod atomic;
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;

@@ -22,8 +22,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, ensure, Context, Result};
 use midly::num::{u15, u24, u28, u4, u7};
@@ -137,31 +136,8 @@ pub fn to_bytes(song: &Song) -> Result<Vec<u8>> {
 pub fn write_file(path: &Path, song: &Song) -> Result<()> {
     let bytes =
         to_bytes(song).with_context(|| format!("cannot write MIDI file {}", path.display()))?;
-    let tmp = temporary_path(path);
-    let written = write_and_sync(&tmp, &bytes).and_then(|()| {
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    });
-    if written.is_err() {
-        // Best effort: the error that matters is the one being returned.
-        let _ = fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("cannot write MIDI file {}", path.display()))
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".tmp");
-    PathBuf::from(name)
-}
-
-fn write_and_sync(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file =
-        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot sync {}", path.display()))
+    crate::atomic::write_bytes(path, &bytes)
+        .with_context(|| format!("cannot write MIDI file {}", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,7 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, ensure, Context, Result};
@@ -283,30 +282,13 @@ impl Image {
     /// Writes the image as a PNG file, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_png()?;
-        write_atomic(path, &bytes).with_context(|| format!("cannot write {}", path.display()))
+        crate::atomic::write_bytes(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
 fn text_width(text: &str) -> i64 {
     (text.chars().count() as i64 * i64::from(GLYPH_ADVANCE) - i64::from(TEXT_SCALE)).max(0)
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = (|| -> Result<()> {
-        let mut file =
-            fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp); // best effort: the error that matters is returned
-    }
-    written
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -562,17 +562,8 @@ pub fn render_song_with(
 /// Writes rendered audio as a 16-bit PCM WAV file, atomically: to `PATH.tmp` beside it, synced,
 /// then renamed over `path`.
 pub fn write_wav(path: &Path, rendered: &Rendered) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = write_wav_to(&tmp, rendered).and_then(|()| {
-        fs::rename(&tmp, path)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-    });
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp); // best effort: the error that matters is returned
-    }
-    written.with_context(|| format!("cannot write WAV file {}", path.display()))
+    crate::atomic::write_with(path, |tmp| write_wav_to(tmp, rendered))
+        .with_context(|| format!("cannot write WAV file {}", path.display()))
 }
 
 fn write_wav_to(path: &Path, rendered: &Rendered) -> Result<()> {
@@ -583,7 +574,6 @@ fn write_wav_to(path: &Path, rendered: &Rendered) -> Result<()> {
     );
     let file =
         fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let sync = file.try_clone()?;
     let spec = hound::WavSpec {
         channels: rendered.channels,
         sample_rate: rendered.sample_rate,
@@ -599,8 +589,7 @@ fn write_wav_to(path: &Path, rendered: &Rendered) -> Result<()> {
         samples.flush()?;
     }
     writer.finalize()?;
-    sync.sync_all()
-        .with_context(|| format!("cannot sync {}", path.display()))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! the same way, so a resumed run sees the same data order and samples as an uninterrupted one.
 use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig};
-use crate::corpus::{Corpus, DEFAULT_DATA};
+use crate::corpus::{is_piano_roll_json, Corpus, DEFAULT_DATA};
 use crate::device::{self, DeviceArg};
 use crate::evaluate::{evaluate, EvalOptions};
 use crate::interrupt::{self, Interrupted};
@@ -356,6 +356,29 @@ pub fn pretrain(
     Ok(cost)
 }
 
+/// [`pretrain`], then writes the RBM to `path` (`initialized.ot`) with its sidecar.
+fn pretrain_and_save(
+    model: &RnnRbm,
+    config: &ModelConfig,
+    data: &TrainingData,
+    params: &TrainParams,
+    optimizer: OptimizerKind,
+    path: &Path,
+) -> Result<()> {
+    let cost = pretrain(model, data, params, optimizer)?;
+    let sidecar = Sidecar::new(
+        Stage::Pretrained,
+        config,
+        params,
+        &data.spec,
+        params.init_epochs,
+        cost,
+    );
+    checkpoint::save(path, &sidecar, &model.named_parameters())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 /// `rnn-rbm init`.
 pub fn run_init(args: InitArgs) -> Result<()> {
     let device = device::select(args.run.device, args.run.threads)?;
@@ -373,19 +396,14 @@ pub fn run_init(args: InitArgs) -> Result<()> {
     eprintln!("{} on {device:?}", config.describe());
     let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, 0, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
-    let path = args.out.join("initialized.ot");
-    let cost = pretrain(&model, &data, &params, optimizer)?;
-    let sidecar = Sidecar::new(
-        Stage::Pretrained,
+    pretrain_and_save(
+        &model,
         &config,
+        &data,
         &params,
-        &data.spec,
-        params.init_epochs,
-        cost,
-    );
-    checkpoint::save(&path, &sidecar, &model.named_parameters())?;
-    eprintln!("wrote {}", path.display());
-    Ok(())
+        optimizer,
+        &args.out.join("initialized.ot"),
+    )
 }
 
 /// A copy of the model and optimizer after an epoch that was not checkpointed.
@@ -450,11 +468,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
     if args.valid.is_some() || args.valid_split.is_some() {
         let path = args.valid.clone().unwrap_or_else(|| data_path.clone());
-        if args.valid.is_none()
-            && !data_path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-        {
+        if args.valid.is_none() && !is_piano_roll_json(&data_path) {
             bail!("--valid-split names a split of a piano-roll JSON file: give --data FILE.json (or --valid FILE)");
         }
         params.validation = Some(Validation {
@@ -721,17 +735,7 @@ fn start_from_pretrained(
         eprintln!("no pre-training (--no-init): starting from random weights");
     } else {
         eprintln!("no {} yet: pre-training the RBM first ({} epochs of CD-{}; `rnn-rbm init` does this alone)", path.display(), params.init_epochs, params.init_k);
-        let cost = pretrain(model, data, params, params.optimizer)?;
-        let sidecar = Sidecar::new(
-            Stage::Pretrained,
-            config,
-            params,
-            &data.spec,
-            params.init_epochs,
-            cost,
-        );
-        checkpoint::save(&path, &sidecar, &model.named_parameters())?;
-        eprintln!("wrote {}", path.display());
+        pretrain_and_save(model, config, data, params, params.optimizer, &path)?;
     }
     Ok(())
 }

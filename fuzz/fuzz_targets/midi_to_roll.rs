@@ -10,6 +10,9 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code)]
+#[path = "../../src/atomic.rs"]
+mod atomic;
+#[allow(dead_code)]
 #[path = "../../src/midi.rs"]
 mod midi;
 #[allow(dead_code)]
