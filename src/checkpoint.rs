@@ -48,6 +48,23 @@ pub struct TrainParams {
     /// Training pieces also transposed by ±1 … ±`transpose` semitones.
     #[serde(default)]
     pub transpose: u32,
+    /// Decoupled weight decay (AdamW-style) on the weight matrices, per update: `θ ← θ − lr·λ·θ`.
+    #[serde(default)]
+    pub weight_decay: f64,
+    /// The learning rate halves every this many epochs: `lr_e = lr · 0.5^((e−1)/halflife)`
+    /// (none: constant).
+    #[serde(default)]
+    pub lr_halflife: Option<f64>,
+}
+
+impl TrainParams {
+    /// The learning rate of epoch `epoch` (1-based).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        match self.lr_halflife {
+            Some(h) if h > 0.0 => self.lr * 0.5f64.powf((epoch.max(1) - 1) as f64 / h),
+            _ => self.lr,
+        }
+    }
 }
 
 /// Held-out data scored during training with a cheap AIS estimate, to keep the best model.
@@ -60,6 +77,10 @@ pub struct Validation {
     pub every: usize,
     pub chains: i64,
     pub temperatures: usize,
+    /// Gibbs sweeps that fit the AIS base to each frame, from chains started at the previous
+    /// frame (0 in runs older than this field: the visible biases alone).
+    #[serde(default)]
+    pub base_sweeps: usize,
 }
 
 /// Which data a model was trained on.
@@ -97,6 +118,9 @@ pub struct Sidecar {
     /// Validation NLL per frame (training's cheap AIS estimate) at this epoch, if scored.
     #[serde(default)]
     pub valid_nll: Option<f64>,
+    /// The conservative (RAISE) estimate of the same, which selects `best.ot`.
+    #[serde(default)]
+    pub valid_nll_conservative: Option<f64>,
     pub version: String,
 }
 
@@ -117,6 +141,7 @@ impl Sidecar {
             epoch,
             cost: Some(cost),
             valid_nll: None,
+            valid_nll_conservative: None,
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }

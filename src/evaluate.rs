@@ -4,7 +4,9 @@
 //!   weighing the same. `log Z_t` of each frame's conditional RBM is estimated by AIS
 //!   ([`crate::model::ais`]), batched over frames and chains; frames whose effective sample size
 //!   is low are estimated again with four times the temperatures, and the output says how many
-//!   there were and how trustworthy the result is (AIS standard error, ESS).
+//!   there were and how trustworthy the result is (AIS standard error, ESS). AIS errs on the
+//!   optimistic side; the same estimate by RAISE (reverse AIS from the data frame) errs on the
+//!   pessimistic side, and the two together bracket the true figure.
 //! - **ACC**: the expected frame-level accuracy of Bay et al. (2009), `ΣTP / Σ(TP+FP+FN)` in
 //!   percent over all frames, each frame predicted from the true history by a Gibbs chain of its
 //!   conditional RBM started at the previous true frame, averaged over several samples.
@@ -41,15 +43,18 @@ pub struct EvaluateArgs {
     /// AIS intermediate distributions
     #[arg(long, default_value_t = 300)]
     pub temperatures: usize,
-    /// Gibbs sweeps per chain that fit AIS's base distribution to each frame's RBM, from chains
-    /// started at the data frame (0: the RBM's visible biases alone, the safer choice: a fitted
-    /// base can miss modes and underestimate log Z, see docs/BENCHMARKS.md)
-    #[arg(long, default_value_t = 0)]
+    /// Gibbs sweeps per chain that fit the AIS base distribution to each frame's RBM, from
+    /// chains started at the previous frame (never the frame being scored, which RAISE must not
+    /// see); 0: the RBM's visible biases alone, which needs far more temperatures
+    #[arg(long, default_value_t = 20)]
     pub base_sweeps: usize,
     /// Frames whose AIS effective sample size (a fraction of the chains) falls below this are
     /// estimated again with 4× the temperatures
     #[arg(long, default_value_t = 0.1)]
     pub refine_below: f64,
+    /// Skip the conservative RAISE estimate (`nll_conservative`), which doubles the time
+    #[arg(long)]
+    pub no_raise: bool,
     /// Samples per frame for the expected accuracy
     #[arg(long, default_value_t = 10)]
     pub acc_samples: i64,
@@ -76,6 +81,8 @@ pub struct EvalOptions {
     pub gibbs: i64,
     /// Rows (frames × chains) per AIS batch: bounds memory.
     pub max_rows: i64,
+    /// Also estimate every `log Z_t` by RAISE, for a conservative figure (twice the time).
+    pub raise: bool,
 }
 
 #[cfg(test)]
@@ -130,6 +137,15 @@ pub struct Evaluation {
     pub ess_min: f64,
     /// Frames estimated again with 4× the temperatures.
     pub refined_frames: i64,
+    /// The same mean NLL with every `log Z_t` estimated by RAISE (reverse AIS from the data
+    /// frame), which errs on the pessimistic side where AIS errs on the optimistic one: the true
+    /// figure lies between `nll_per_frame` and this, up to their standard errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nll_conservative: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nll_conservative_stderr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ess_conservative_mean: Option<f64>,
     pub seconds: f64,
 }
 
@@ -200,6 +216,7 @@ fn frames(model: &RnnRbm, pieces: &[Tensor]) -> Frames {
 fn log_partitions(
     model: &RnnRbm,
     f: &Frames,
+    estimator: Estimator,
     ais_opts: ais::AisOptions,
     max_rows: i64,
     progress: &mut dyn FnMut(i64, i64),
@@ -210,10 +227,11 @@ fn log_partitions(
     let mut start = 0;
     while start < n {
         let len = batch.min(n - start);
-        let est = ais::log_partition(
+        let est = estimator(
             &model.w,
             &f.bv.narrow(0, start, len),
             &f.bh.narrow(0, start, len),
+            &f.prev.narrow(0, start, len),
             &f.v.narrow(0, start, len),
             ais_opts,
         );
@@ -230,6 +248,81 @@ fn log_partitions(
     }
 }
 
+/// `(w, bv, bh, base_start, v_data, options)`: AIS or RAISE.
+type Estimator =
+    fn(&Tensor, &Tensor, &Tensor, &Tensor, &Tensor, ais::AisOptions) -> ais::AisEstimate;
+
+fn forward_ais(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    _v_data: &Tensor,
+    opts: ais::AisOptions,
+) -> ais::AisEstimate {
+    ais::log_partition(w, bv, bh, base_start, opts)
+}
+
+/// `log Z` of every frame by `estimator`; frames whose effective sample size is below
+/// `refine_below` are estimated again with 4× the temperatures. Returns the estimates and how
+/// many frames were refined.
+fn estimate_with_refinement(
+    model: &RnnRbm,
+    f: &Frames,
+    estimator: Estimator,
+    stage: &str,
+    opts: &EvalOptions,
+    progress: &mut dyn FnMut(&str, i64, i64),
+) -> (ais::AisEstimate, i64) {
+    let ais_opts = ais::AisOptions {
+        chains: opts.chains,
+        temperatures: opts.temperatures,
+        base_sweeps: opts.base_sweeps,
+    };
+    let mut est = log_partitions(model, f, estimator, ais_opts, opts.max_rows, &mut |d, t| {
+        progress(stage, d, t)
+    });
+    // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
+    let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
+    let refined = weak.size()[0];
+    if refined > 0 {
+        let sub = Frames {
+            v: f.v.index_select(0, &weak),
+            prev: f.prev.index_select(0, &weak),
+            bv: f.bv.index_select(0, &weak),
+            bh: f.bh.index_select(0, &weak),
+        };
+        let refining = format!("{stage} (refining)");
+        let again = log_partitions(
+            model,
+            &sub,
+            estimator,
+            ais::AisOptions {
+                temperatures: opts.temperatures * 4,
+                ..ais_opts
+            },
+            opts.max_rows,
+            &mut |d, t| progress(&refining, d, t),
+        );
+        let _ = est.log_z.index_copy_(0, &weak, &again.log_z);
+        let _ = est.log_z_var.index_copy_(0, &weak, &again.log_z_var);
+        let _ = est.ess.index_copy_(0, &weak, &again.ess);
+    }
+    (est, refined)
+}
+
+/// Mean NLL per frame `F_t(v_t) + log Z_t` and its standard error.
+fn nll_of(model: &RnnRbm, f: &Frames, est: &ais::AisEstimate) -> (f64, f64) {
+    let n = f.v.size()[0] as f64;
+    tch::no_grad(|| {
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
+        (
+            nll.mean(Kind::Double).double_value(&[]),
+            est.log_z_var.sum(Kind::Double).sqrt().double_value(&[]) / n,
+        )
+    })
+}
+
 /// Evaluates `model` on `pieces` (each `(n_i, V)`).
 pub fn evaluate(
     model: &RnnRbm,
@@ -241,44 +334,20 @@ pub fn evaluate(
     let t0 = Instant::now();
     let f = frames(model, pieces);
     let n = f.v.size()[0];
-    let ais_opts = ais::AisOptions {
-        chains: opts.chains,
-        temperatures: opts.temperatures,
-        base_sweeps: opts.base_sweeps,
-    };
-    let mut est = log_partitions(model, &f, ais_opts, opts.max_rows, &mut |d, t| {
-        progress("AIS", d, t)
-    });
-    // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
-    let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
-    let refined_frames = weak.size()[0];
-    if refined_frames > 0 {
-        let sub = Frames {
-            v: f.v.index_select(0, &weak),
-            prev: f.prev.index_select(0, &weak),
-            bv: f.bv.index_select(0, &weak),
-            bh: f.bh.index_select(0, &weak),
-        };
-        let again = log_partitions(
+    let (est, refined_frames) =
+        estimate_with_refinement(model, &f, forward_ais, "AIS", opts, progress);
+    let (nll, nll_stderr) = nll_of(model, &f, &est);
+    let raise = opts.raise.then(|| {
+        let (est, _) = estimate_with_refinement(
             model,
-            &sub,
-            ais::AisOptions {
-                temperatures: opts.temperatures * 4,
-                ..ais_opts
-            },
-            opts.max_rows,
-            &mut |d, t| progress("AIS (refining)", d, t),
+            &f,
+            ais::log_partition_conservative,
+            "RAISE",
+            opts,
+            progress,
         );
-        let _ = est.log_z.index_copy_(0, &weak, &again.log_z);
-        let _ = est.log_z_var.index_copy_(0, &weak, &again.log_z_var);
-        let _ = est.ess.index_copy_(0, &weak, &again.ess);
-    }
-    let (nll, nll_stderr) = tch::no_grad(|| {
-        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
-        (
-            nll.mean(Kind::Double).double_value(&[]),
-            est.log_z_var.sum(Kind::Double).sqrt().double_value(&[]) / n as f64,
-        )
+        let (nll, stderr) = nll_of(model, &f, &est);
+        (nll, stderr, est.ess.mean(Kind::Double).double_value(&[]))
     });
     // Expected accuracy over samples of each frame's conditional.
     let mut counts = AccuracyCounts::default();
@@ -310,6 +379,9 @@ pub fn evaluate(
         ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
         ess_min: est.ess.min().double_value(&[]),
         refined_frames,
+        nll_conservative: raise.map(|r| r.0),
+        nll_conservative_stderr: raise.map(|r| r.1),
+        ess_conservative_mean: raise.map(|r| r.2),
         seconds: t0.elapsed().as_secs_f64(),
     }
 }
@@ -364,6 +436,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         acc_samples: args.acc_samples,
         gibbs: args.gibbs,
         max_rows: 1 << 14,
+        raise: !args.no_raise,
     };
     let result = evaluate(
         &loaded.model,

@@ -7,6 +7,7 @@
 //! ```text
 //! g = clamp(∇θ, -clip, clip)
 //! SGD:  θ ← θ − lr·g
+//! decay (weight matrices only, if λ > 0): θ ← (1 − lr·λ) θ
 //! Adam: m ← β1 m + (1−β1) g;  s ← β2 s + (1−β2) g²;  θ ← θ − lr·(m/(1−β1ᵗ)) / (√(s/(1−β2ᵗ)) + ε)
 //! ```
 use anyhow::{bail, Result};
@@ -29,6 +30,8 @@ pub struct Optimizer {
     kind: OptimizerKind,
     pub lr: f64,
     clip: f64,
+    /// Decoupled weight decay on the weight matrices (names starting with `W`).
+    pub weight_decay: f64,
     /// Parameters in a fixed order, with their checkpoint names.
     params: Vec<(String, Tensor)>,
     first_moment: Vec<Tensor>,
@@ -44,6 +47,7 @@ impl Optimizer {
             kind,
             lr,
             clip,
+            weight_decay: 0.0,
             first_moment: zeros(&params),
             second_moment: zeros(&params),
             params,
@@ -66,13 +70,16 @@ impl Optimizer {
         self.steps += 1;
         let t = self.steps as f64;
         tch::no_grad(|| {
-            for (i, (_, p)) in self.params.iter().enumerate() {
+            for (i, (name, p)) in self.params.iter().enumerate() {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
                 let g = g.clamp(-self.clip, self.clip);
                 let mut p = p.shallow_clone();
+                if self.weight_decay > 0.0 && name.starts_with('W') {
+                    let _ = p.g_mul_scalar_(1.0 - self.lr * self.weight_decay);
+                }
                 match self.kind {
                     OptimizerKind::Sgd => {
                         let _ = p.g_add_(&(g * -self.lr));

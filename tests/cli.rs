@@ -617,7 +617,12 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .collect();
     let scored: Vec<(u64, f64)> = metrics
         .iter()
-        .filter_map(|m| Some((m["epoch"].as_u64()?, m["valid_nll"].as_f64()?)))
+        .filter_map(|m| {
+            Some((
+                m["epoch"].as_u64()?,
+                m["valid_nll_conservative"].as_f64()?,
+            ))
+        })
         .collect();
     assert_eq!(
         scored.iter().map(|s| s.0).collect::<Vec<_>>(),
@@ -631,7 +636,7 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     let best: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ckpts.join("best.json")).unwrap()).unwrap();
     assert_eq!(best["epoch"].as_u64(), Some(best_epoch));
-    assert_eq!(best["valid_nll"].as_f64(), Some(best_nll));
+    assert_eq!(best["valid_nll_conservative"].as_f64(), Some(best_nll));
 
     let out = rnn_rbm(
         dir.path(),
@@ -662,6 +667,13 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     );
     assert!(nll < 4.16, "{e}");
     assert!(acc > 70.0, "{e}");
+    // RAISE errs high where AIS errs low: together they bracket the truth.
+    let (conservative, stderr) = (
+        e["nll_conservative"].as_f64().unwrap(),
+        e["nll_conservative_stderr"].as_f64().unwrap() + e["nll_stderr"].as_f64().unwrap(),
+    );
+    assert!(conservative < 4.16, "{e}");
+    assert!(conservative >= nll - 3.0 * stderr - 0.02, "{e}");
     let ess = e["ess_mean"].as_f64().unwrap();
     assert!(ess > 0.0 && ess <= 1.0, "{e}");
     assert!(e["frame_unit"]

@@ -13,8 +13,8 @@
 //!
 //! The closer the base is to the RBM, the fewer temperatures AIS needs. The base biases are
 //! the logits of the RBM's own visible marginals, estimated by a few Gibbs sweeps of every chain
-//! started at a given visible vector (the data frame, for evaluation); with no sweeps the base is
-//! `ba_f = bv_f`. Any base gives an unbiased estimate of `Z`; a good one gives a precise one.
+//! started at a given visible vector (the previous frame, for evaluation: it must not be the
+//! frame being scored, or RAISE could peek at it); with no sweeps the base is `ba_f = bv_f`. Any base gives an unbiased estimate of `Z`; a good one gives a precise one.
 //!
 //! Each of `C` chains per frame starts with an exact sample of `p_0`, and for `β_1 < … < β_K = 1`
 //! adds `log p*_βk(v) − log p*_βk−1(v)` to its log-weight, then takes one Gibbs step of the RBM at
@@ -52,13 +52,60 @@ pub struct AisOptions {
 }
 
 /// AIS estimate of `log Z` of every frame's RBM. `w (V, H)`, `bv (F, V)`, `bh (F, H)`; the base
-/// is estimated from chains started at `v_start (F, V)`.
+/// is estimated from chains started at `v_start (F, V)`. In expectation `log Ẑ ≤ log Z`: when
+/// the chains miss part of the distribution, the NLL it gives is *optimistic*.
 pub fn log_partition(
     w: &Tensor,
     bv: &Tensor,
     bh: &Tensor,
     v_start: &Tensor,
     opts: AisOptions,
+) -> AisEstimate {
+    anneal(w, bv, bh, v_start, opts, Direction::Forward)
+}
+
+/// RAISE, reverse AIS (Burda, Grosse & Salakhutdinov, AISTATS 2015): the conservative twin of
+/// [`log_partition`]. Every chain starts at the frame's data vector `v_data (F, V)` and anneals
+/// *down* from `β = 1` to the base, one Gibbs step per temperature; then
+///
+/// ```text
+/// p̂(v) = f_1(v) / Z_0 · mean_c exp(−Σ_k [log p*_βk+1(x_k) − log p*_βk(x_k)])
+/// ```
+///
+/// is an unbiased estimate of the probability that the annealing path (run forwards as a
+/// generative model) gives to `v`, so `log p̂(v)` is a stochastic *lower* bound on it. Returned
+/// as the `log Z` it implies, `log f_1(v) − log p̂(v)`, which in expectation is too *high*: its
+/// NLL errs on the pessimistic side. AIS and RAISE together bracket the truth; when they agree,
+/// the figure can be trusted.
+///
+/// The base must not depend on `v_data` (that would let the estimate peek at the answer): it is
+/// fitted from chains started at `base_start (F, V)` — for an RNN-RBM, the previous frame.
+pub fn log_partition_conservative(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    v_data: &Tensor,
+    opts: AisOptions,
+) -> AisEstimate {
+    anneal(w, bv, bh, base_start, opts, Direction::Reverse(v_data))
+}
+
+#[derive(Clone, Copy)]
+enum Direction<'a> {
+    /// From an exact sample of the base up to the RBM (AIS).
+    Forward,
+    /// From the data vectors down to the base (RAISE).
+    Reverse(&'a Tensor),
+}
+
+fn anneal(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    opts: AisOptions,
+    direction: Direction,
 ) -> AisEstimate {
     tch::no_grad(|| {
         let chains = opts.chains;
@@ -68,24 +115,48 @@ pub fn log_partition(
         // (F·C, ·): every frame's biases repeated for its chains.
         let bv_rows = bv.repeat_interleave_self_int(chains, 0, None);
         let bh_rows = bh.repeat_interleave_self_int(chains, 0, None);
-        let ba = base_biases(w, bv, &bv_rows, &bh_rows, v_start, opts);
+        let ba = base_biases(w, bv, &bv_rows, &bh_rows, base_start, opts);
         let ba_rows = ba.repeat_interleave_self_int(chains, 0, None);
         let bias_gap = &bv_rows - &ba_rows;
-        let mut v = bernoulli(&ba_rows.sigmoid());
-        let mut x = v.matmul(w) + &bh_rows;
+        // log p*_b(v) − log p*_a(v) for the current rows.
+        let step_weight = |v: &Tensor, x: &Tensor, a: f64, b: f64| {
+            (v * &bias_gap).sum_dim_intlist(-1, false, kind) * (b - a)
+                + softplus(&(x * b)).sum_dim_intlist(-1, false, kind)
+                - softplus(&(x * a)).sum_dim_intlist(-1, false, kind)
+        };
+        // One Gibbs sweep v → h → v of the RBM at inverse temperature β.
+        let gibbs = |v: &Tensor, beta: f64| {
+            let x = v.matmul(w) + &bh_rows;
+            let h = bernoulli(&(x * beta).sigmoid());
+            let visible_bias = &ba_rows + &bias_gap * beta;
+            bernoulli(&(h.matmul(&w.tr()) * beta + visible_bias).sigmoid())
+        };
         let mut log_w = Tensor::zeros([frames * chains], (kind, w.device()));
-        let mut beta_prev = 0.0;
-        for beta in schedule(opts.temperatures) {
-            log_w += (&v * &bias_gap).sum_dim_intlist(-1, false, kind) * (beta - beta_prev)
-                + softplus(&(&x * beta)).sum_dim_intlist(-1, false, kind)
-                - softplus(&(&x * beta_prev)).sum_dim_intlist(-1, false, kind);
-            if beta < 1.0 {
-                let h = bernoulli(&(&x * beta).sigmoid());
-                let visible_bias = &ba_rows + &bias_gap * beta;
-                v = bernoulli(&(h.matmul(&w.tr()) * beta + visible_bias).sigmoid());
-                x = v.matmul(w) + &bh_rows;
+        let betas: Vec<f64> = std::iter::once(0.0)
+            .chain(schedule(opts.temperatures))
+            .collect();
+        match direction {
+            Direction::Forward => {
+                let mut v = bernoulli(&ba_rows.sigmoid());
+                for k in 1..betas.len() {
+                    let x = v.matmul(w) + &bh_rows;
+                    log_w += step_weight(&v, &x, betas[k - 1], betas[k]);
+                    if k + 1 < betas.len() {
+                        v = gibbs(&v, betas[k]);
+                    }
+                }
             }
-            beta_prev = beta;
+            Direction::Reverse(v_data) => {
+                // x_K = data; x_{k−1} ~ T_k(· | x_k), and the weight subtracts what AIS adds.
+                let mut v = v_data
+                    .to_kind(kind)
+                    .repeat_interleave_self_int(chains, 0, None);
+                for k in (1..betas.len()).rev() {
+                    v = gibbs(&v, betas[k]);
+                    let x = v.matmul(w) + &bh_rows;
+                    log_w -= step_weight(&v, &x, betas[k - 1], betas[k]);
+                }
+            }
         }
         let log_w = log_w.view([frames, chains]);
         let log_z0 = softplus(&ba).sum_dim_intlist(-1, false, kind) + n_hidden as f64 * 2f64.ln();
@@ -97,8 +168,12 @@ pub fn log_partition(
         let ess = sum.square() / &sum_sq / chains as f64;
         // var(ŵ)/ŵ² with ŵ = mean w: (E[w²]/E[w]² − 1)/C = (1/ess − 1)/C.
         let log_z_var = (ess.reciprocal() - 1.0).clamp_min(0.0) / chains as f64;
+        let log_z = match direction {
+            Direction::Forward => log_z0 + log_mean_w,
+            Direction::Reverse(_) => log_z0 - log_mean_w,
+        };
         AisEstimate {
-            log_z: log_z0 + log_mean_w,
+            log_z,
             log_z_var,
             ess,
         }
