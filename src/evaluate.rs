@@ -452,3 +452,61 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     println!("{json}");
     Ok(())
 }
+
+/// `−log p(v_1 … v_T | start)` of each of a batch of continuations `v (B, T, V)`, summed over
+/// their frames: the RNN starts from state `u (B, R)` after the frame `v_prev (B, V)`. Every
+/// frame's `log Z` is estimated by AIS (`chains` × `temperatures`, base fitted from the previous
+/// frame, weak frames refined). Used to rank or resample candidate harmonisations and infills.
+pub fn continuation_nll(
+    model: &RnnRbm,
+    u: &Tensor,
+    v_prev: &Tensor,
+    v: &Tensor,
+    chains: i64,
+    temperatures: usize,
+) -> Vec<f64> {
+    let (batch, steps, n_visible) = v.size3().expect("continuations are (B, T, V)");
+    if steps == 0 {
+        return vec![0.0; batch as usize];
+    }
+    let f = tch::no_grad(|| {
+        let v = v.to_kind(model.w.kind());
+        let (u_before, _) = model.rnn_states(&v, Some(u));
+        let (bv, bh) = model.frame_biases(&u_before);
+        let prev = Tensor::cat(
+            &[
+                v_prev.to_kind(v.kind()).unsqueeze(1),
+                v.narrow(1, 0, steps - 1),
+            ],
+            1,
+        );
+        let flat = |t: &Tensor| t.reshape([batch * steps, t.size()[2]]);
+        Frames {
+            v: flat(&v),
+            prev: flat(&prev),
+            bv: flat(&bv),
+            bh: flat(&bh),
+        }
+    });
+    debug_assert_eq!(f.v.size()[1], n_visible);
+    let opts = EvalOptions {
+        chains,
+        temperatures,
+        base_sweeps: 20,
+        refine_below: 0.1,
+        acc_samples: 1,
+        gibbs: 1,
+        max_rows: 1 << 14,
+        raise: false,
+    };
+    let (est, _) = estimate_with_refinement(model, &f, forward_ais, "", &opts, &mut |_, _, _| {});
+    tch::no_grad(|| {
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
+        Vec::<f64>::try_from(
+            nll.view([batch, steps])
+                .sum_dim_intlist(1, false, Kind::Double)
+                .to_device(tch::Device::Cpu),
+        )
+        .expect("a vector of doubles")
+    })
+}

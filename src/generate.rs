@@ -37,9 +37,14 @@ pub struct GenerateArgs {
     /// MIDI file whose opening primes the RNN [default: a piece of the checkpoint's corpus]
     #[arg(long)]
     pub primer: Option<PathBuf>,
-    /// Grid steps of the primer fed to the RNN [default: 16 quarter notes]
+    /// Grid steps of the primer fed to the RNN [default: 16 quarter notes; with --continue, the
+    /// whole primer]
     #[arg(long)]
     pub prime_steps: Option<usize>,
+    /// Keep the primer at the start of every piece and continue it (needs --primer); --length
+    /// counts the new part only
+    #[arg(long = "continue", requires = "primer")]
+    pub continue_primer: bool,
     /// Random seed [default: from the clock, printed]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -135,8 +140,8 @@ fn primer_roll(
     }
 }
 
-/// The RNN state after the primer's first `steps` steps, and the primer's last vector, for a
-/// batch of `count`.
+/// The RNN state after the primer's first `steps` steps and the primer's last vector, for a
+/// batch of `count`, and the primer vectors that were read, `(take, V)`.
 fn prime(
     model: &RnnRbm,
     config: &ModelConfig,
@@ -144,24 +149,22 @@ fn prime(
     steps: usize,
     count: i64,
     device: Device,
-) -> (Tensor, Tensor) {
+) -> (Tensor, Tensor, Tensor) {
     let n_visible = config.n_visible();
     let zero_v = Tensor::zeros([count, n_visible], (Kind::Float, device));
+    let none = Tensor::zeros([0, n_visible], (Kind::Float, device));
     let Some(roll) = roll else {
-        return (model.initial_state(count), zero_v);
+        return (model.initial_state(count), zero_v, none);
     };
-    let (rows, n, _) = roll.to_visible(config.onsets, config.steps_per_vector);
-    let take = steps.div_ceil(config.steps_per_vector).min(n) as i64;
+    let frames = roll_to_frames(roll, config, device);
+    let take = (steps.div_ceil(config.steps_per_vector) as i64).min(frames.size()[0]);
     if take == 0 {
-        return (model.initial_state(count), zero_v);
+        return (model.initial_state(count), zero_v, none);
     }
-    let v = Tensor::from_slice(&rows)
-        .view([n as i64, n_visible])
-        .narrow(0, 0, take)
-        .to_device(device);
-    let v = v.unsqueeze(0).expand([count, take, n_visible], false);
+    let primer = frames.narrow(0, 0, take);
+    let v = primer.unsqueeze(0).expand([count, take, n_visible], false);
     let (_, u) = tch::no_grad(|| model.rnn_states(&v, None));
-    (u, v.select(1, take - 1))
+    (u, v.select(1, take - 1), primer)
 }
 
 pub fn run(args: GenerateArgs) -> Result<()> {
@@ -187,10 +190,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     tch::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let primer = primer_roll(&args, &loaded, &mut rng)?;
-    let prime_steps = args
-        .prime_steps
-        .unwrap_or(16 * config.steps_per_quarter as usize);
-    let (u, v_last) = prime(
+    let prime_steps = args.prime_steps.unwrap_or(match args.continue_primer {
+        true => usize::MAX / 2,
+        false => 16 * config.steps_per_quarter as usize,
+    });
+    let (u, v_last, primer_frames) = prime(
         &loaded.model,
         &config,
         primer.as_ref().map(|(_, r)| r),
@@ -211,6 +215,18 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .to_device(Device::Cpu)
         .to_kind(Kind::Float);
     bar.finish();
+    // With --continue every piece starts with the primer itself.
+    let out = match args.continue_primer {
+        true => {
+            let p = primer_frames.to_device(Device::Cpu).to_kind(Kind::Float);
+            let p = p
+                .unsqueeze(0)
+                .expand([args.count as i64, p.size()[0], p.size()[1]], false);
+            Tensor::cat(&[p, out], 1)
+        }
+        false => out,
+    };
+    let n_written = out.size()[1] as usize;
     let seconds = t0.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)
@@ -226,16 +242,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .map(|(n, _)| n.as_str())
         .unwrap_or("nothing (initial state)");
     for i in 0..args.count {
-        let rows = Vec::<f32>::try_from(out.get(i as i64).flatten(0, -1))?;
-        let roll = PianoRoll::from_visible(
-            &rows,
-            n_vectors,
-            config.onsets,
-            config.steps_per_vector,
-            config.steps_per_quarter,
-            config.low_note,
-            config.n_notes,
-        );
+        let roll = frames_to_roll(&out.get(i as i64), &config)?;
+        debug_assert_eq!(roll.steps(), n_written * config.steps_per_vector);
         let mut song = roll.to_song(args.tempo, args.velocity);
         song.name = Some(format!(
             "rnn-rbm {stem}, seed {seed}, primed on {primed_on}"
@@ -272,4 +280,58 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.tempo
     );
     Ok(())
+}
+
+/// A roll's visible vectors as a `(T, V)` float tensor on `device` (trailing steps that do not
+/// fill a whole vector are dropped).
+pub fn roll_to_frames(roll: &PianoRoll, config: &ModelConfig, device: Device) -> Tensor {
+    let (rows, n, _) = roll.to_visible(config.onsets, config.steps_per_vector);
+    Tensor::from_slice(&rows)
+        .view([n as i64, config.n_visible()])
+        .to_device(device)
+}
+
+/// The inverse of [`roll_to_frames`]: `(T, V)` frames (any device, values above ½ are on).
+pub fn frames_to_roll(frames: &Tensor, config: &ModelConfig) -> Result<PianoRoll> {
+    let n = frames.size()[0] as usize;
+    let rows = Vec::<f32>::try_from(
+        frames
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .flatten(0, -1),
+    )?;
+    Ok(PianoRoll::from_visible(
+        &rows,
+        n,
+        config.onsets,
+        config.steps_per_vector,
+        config.steps_per_quarter,
+        config.low_note,
+        config.n_notes,
+    ))
+}
+
+/// `song`'s tempo map and time signatures, moved to a resolution of `ticks_per_quarter`.
+pub fn rescale_meta(
+    song: &midi::Song,
+    ticks_per_quarter: u16,
+) -> (Vec<midi::Tempo>, Vec<midi::TimeSignature>) {
+    let scale =
+        |tick: u64| tick * u64::from(ticks_per_quarter) / u64::from(song.ticks_per_quarter.max(1));
+    (
+        song.tempos
+            .iter()
+            .map(|t| midi::Tempo {
+                tick: scale(t.tick),
+                ..t.clone()
+            })
+            .collect(),
+        song.time_signatures
+            .iter()
+            .map(|t| midi::TimeSignature {
+                tick: scale(t.tick),
+                ..t.clone()
+            })
+            .collect(),
+    )
 }

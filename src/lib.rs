@@ -7,7 +7,8 @@
 //!   clipping and savable state), [`config`] (layouts and sizes);
 //! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
 //! - [`interrupt`]: Ctrl-C stops training at a safe point;
-//! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`];
+//! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
+//!   [`infill`];
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
 //!   (piano-roll and training-chart PNGs).
 pub mod atomic;
@@ -17,6 +18,8 @@ pub mod corpus;
 pub mod device;
 pub mod evaluate;
 pub mod generate;
+pub mod harmonize;
+pub mod infill;
 pub mod interrupt;
 pub mod midi;
 pub mod model;

@@ -1,6 +1,6 @@
 //! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
 use clap::{Parser, Subcommand};
-use rnn_rbm::{evaluate, generate, plot, render, train};
+use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, train};
 
 #[derive(Parser)]
 #[command(
@@ -21,6 +21,10 @@ enum Command {
     Train(train::TrainArgs),
     /// Compose pieces with a trained checkpoint and write them as MIDI
     Generate(generate::GenerateArgs),
+    /// Write the lower voices under a melody (the top voice of a MIDI file)
+    Harmonize(harmonize::HarmonizeArgs),
+    /// Compose bars FROM..TO of a MIDI file anew, given what comes before (and after) them
+    Infill(infill::InfillArgs),
     /// Held-out negative log-likelihood (AIS) and expected frame accuracy, as one JSON object
     Evaluate(evaluate::EvaluateArgs),
     /// Render MIDI files to WAV through a SoundFont synthesizer
@@ -38,6 +42,8 @@ fn main() {
         Command::Render(args) => render::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Harmonize(args) => harmonize::run(args),
+        Command::Infill(args) => infill::run(args),
     };
     if let Err(e) = result {
         if e.downcast_ref::<rnn_rbm::interrupt::Interrupted>()

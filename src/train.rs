@@ -681,8 +681,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let mut state = model.named_parameters();
         state.extend(opt.state_tensors());
         // Selected on the conservative estimate: one that a sharpening model cannot flatter.
-        if let Some((nll, conservative)) =
-            valid_nll.filter(|&(nll, c)| c.unwrap_or(nll) < best_nll)
+        if let Some((nll, conservative)) = valid_nll.filter(|&(nll, c)| c.unwrap_or(nll) < best_nll)
         {
             best_nll = conservative.unwrap_or(nll);
             let mut sidecar =

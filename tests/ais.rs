@@ -48,7 +48,15 @@ fn samples(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
 }
 
 fn check(name: &str, w: Tensor, bv: Tensor, bh: Tensor, max_frame_err: f64, max_mean_err: f64) {
-    check_with(name, ais::log_partition, &w, &bv, &bh, max_frame_err, max_mean_err);
+    check_with(
+        name,
+        ais::log_partition,
+        &w,
+        &bv,
+        &bh,
+        max_frame_err,
+        max_mean_err,
+    );
     check_with(
         &format!("{name} (RAISE)"),
         raise,

@@ -617,12 +617,7 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .collect();
     let scored: Vec<(u64, f64)> = metrics
         .iter()
-        .filter_map(|m| {
-            Some((
-                m["epoch"].as_u64()?,
-                m["valid_nll_conservative"].as_f64()?,
-            ))
-        })
+        .filter_map(|m| Some((m["epoch"].as_u64()?, m["valid_nll_conservative"].as_f64()?)))
         .collect();
     assert_eq!(
         scored.iter().map(|s| s.0).collect::<Vec<_>>(),
@@ -716,4 +711,202 @@ fn a_diverging_run_should_stop_naming_the_last_good_checkpoint() {
     let (sidecar, _) =
         rnn_rbm::checkpoint::load(&dir.path().join("parameter_checkpoints/epoch_1.ot")).unwrap();
     assert_eq!(sidecar.epoch, 1);
+}
+
+/// `(pitch, start step, end step)` of a file's notes on track `track` (quarter-note grid).
+fn notes_on_track(path: &Path, track: usize) -> Vec<(u8, u64, u64)> {
+    let song = midi::read_file(path).unwrap();
+    let q = song.ticks_per_quarter as u64;
+    song.notes
+        .iter()
+        .filter(|n| n.track == track)
+        .map(|n| (n.pitch, n.start / q, n.end / q))
+        .collect()
+}
+
+#[test]
+fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 8, 48);
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("30", &["--save-every", "30"]),
+    ));
+
+    // The melody: the top notes of the chords (G, A, G, A, …), with a rest at step 5 and a
+    // repeated G at steps 8-9 that must stay two notes.
+    let mut melody = PianoRoll::new(16, 1, 21, 88);
+    for t in 0..16 {
+        if t == 5 {
+            continue;
+        }
+        let pitch = if t % 2 == 0 || t == 9 {
+            CHORD_A[2]
+        } else {
+            CHORD_B[2]
+        };
+        melody.set(t, (pitch - 21) as usize, true, true);
+    }
+    midi::write_file(&dir.path().join("melody.mid"), &melody.to_song(100.0, 90)).unwrap();
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "harmonize",
+            "melody.mid",
+            "--checkpoint",
+            "epoch_30.ot",
+            "-o",
+            "h/harm.mid",
+            "--count",
+            "2",
+            "--best-of",
+            "2",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    for file in ["h/harm_1.mid", "h/harm_2.mid"] {
+        let path = dir.path().join(file);
+        // Track 1 is the melody, note for note (the repeated G is two notes).
+        let mut expected: Vec<(u8, u64, u64)> = melody
+            .notes()
+            .into_iter()
+            .map(|(c, s, e)| (c as u8 + 21, s as u64, e as u64))
+            .collect();
+        expected.sort_by_key(|n| (n.1, n.0));
+        assert_eq!(notes_on_track(&path, 1), expected, "{file}");
+        // Track 2 never sounds above (or on) the melody's note, nor above its neighbours in
+        // the rest; and it is mostly the rest of the chord.
+        let harmony = notes_on_track(&path, 2);
+        assert!(!harmony.is_empty(), "{file}: no harmony");
+        let mut in_chord = 0;
+        let mut total = 0;
+        for &(pitch, start, end) in &harmony {
+            for t in start..end {
+                let ceiling = if t == 5 {
+                    CHORD_B[2].min(CHORD_A[2])
+                } else if t % 2 == 0 || t == 9 {
+                    CHORD_A[2]
+                } else {
+                    CHORD_B[2]
+                };
+                assert!(
+                    pitch < ceiling,
+                    "{file}: {pitch} at step {t} is not below {ceiling}"
+                );
+                let chord = if t % 2 == 0 { CHORD_A } else { CHORD_B };
+                in_chord += usize::from(chord.contains(&pitch));
+                total += 1;
+            }
+        }
+        assert!(
+            in_chord * 10 >= total * 7,
+            "{file}: {in_chord} of {total} harmony steps in the chord"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("NLL").count(), 2, "{stdout}");
+
+    // generate --continue: every piece starts with the primer, then goes on.
+    let primer = dir.path().join("corpus/piece0.mid");
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "generate",
+            "epoch_30.ot",
+            "--primer",
+            primer.to_str().unwrap(),
+            "--continue",
+            "--prime-steps",
+            "8",
+            "--length",
+            "12",
+            "--count",
+            "2",
+            "--seed",
+            "4",
+            "--out",
+            "cont",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    let primer_roll = PianoRoll::from_song(&midi::read_file(&primer).unwrap(), 1, 21, 88).unwrap();
+    for i in 0..2 {
+        let path = dir.path().join(format!("cont/epoch_30_seed4_{i}.mid"));
+        let roll = PianoRoll::from_song(&midi::read_file(&path).unwrap(), 1, 21, 88).unwrap();
+        assert_eq!(roll.steps(), 20, "8 primer steps + 12 new ones");
+        assert_eq!(roll.sounding[..8 * 88], primer_roll.sounding[..8 * 88]);
+    }
+
+    // infill: bars 3-4 (steps 8..16 in 4/4) of a 48-step piece are composed anew; everything
+    // else is the input's, note for note.
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "infill",
+            primer.to_str().unwrap(),
+            "--checkpoint",
+            "epoch_30.ot",
+            "--from",
+            "3",
+            "--to",
+            "4",
+            "-o",
+            "filled.mid",
+            "--candidates",
+            "8",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    let input = notes_on_track(&primer, 1);
+    let filled = notes_on_track(&dir.path().join("filled.mid"), 1);
+    let outside: Vec<_> = input
+        .iter()
+        .filter(|n| n.1 < 8 || n.1 >= 16)
+        .cloned()
+        .collect();
+    assert_eq!(filled, outside);
+    let new = notes_on_track(&dir.path().join("filled.mid"), 2);
+    assert!(!new.is_empty());
+    assert!(new.iter().all(|n| n.1 >= 8 && n.2 <= 16), "{new:?}");
+    // The alternation continues through the gap: most new notes belong to their step's chord.
+    let fits = new
+        .iter()
+        .filter(|n| {
+            let chord = if n.1 % 2 == 0 { CHORD_A } else { CHORD_B };
+            chord.contains(&n.0)
+        })
+        .count();
+    assert!(
+        fits * 10 >= new.len() * 7,
+        "{fits} of {} new notes fit",
+        new.len()
+    );
+
+    // Bars beyond the end: a one-line error.
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "infill",
+            primer.to_str().unwrap(),
+            "--checkpoint",
+            "epoch_30.ot",
+            "--from",
+            "40",
+            "--to",
+            "41",
+            "-o",
+            "x.mid",
+        ],
+    );
+    assert_one_line_error(&out, "beyond its end");
 }

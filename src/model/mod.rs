@@ -1,10 +1,12 @@
 //! The model: tensors in, tensors out — no file formats here.
 //!
 //! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
+//! - [`clamped`]: generation with some notes held fixed (harmonising, continuing, infilling);
 //! - [`rbm`]: conditionals, Gibbs sampling and free energy of a binary RBM;
 //! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
 //!   the biases of the RBM of the next frame.
 pub mod ais;
+pub mod clamped;
 pub mod rbm;
 pub mod rnn_rbm;
 

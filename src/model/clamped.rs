@@ -1,0 +1,107 @@
+//! Generation with notes held fixed: clamped Gibbs sampling of every frame's RBM.
+//!
+//! Some visible units of a frame are *clamped* (held at given values) and the others are
+//! sampled from the RBM's conditional given them. Block Gibbs sampling does exactly that when
+//! the clamped units are reset after every visible update:
+//!
+//! ```text
+//! h ~ p(h | v)                     (all visible units, clamped ones included)
+//! v ~ p(v | h);  v ← free·v + fixed·value
+//! ```
+//!
+//! because `p(v_free | v_fixed)` of an RBM is the stationary distribution of that chain. Frame by
+//! frame, the RNN is fed the whole frame (clamped and sampled notes), so later frames hear the
+//! harmony that was chosen. Shapes: `fixed`, `value` `(B, T, V)` with 0/1 entries (`value` only
+//! matters where `fixed` is 1), RNN state `u (B, R)`, previous frame `v_prev (B, V)`.
+use super::rbm::{bernoulli, hidden_probs, visible_probs};
+use super::RnnRbm;
+use tch::{Kind, Tensor};
+
+/// Which notes of each frame are held, and at what.
+pub struct Clamp {
+    /// `(B, T, V)`: 1 where the note is held.
+    pub fixed: Tensor,
+    /// `(B, T, V)`: the held value (1 = sounding), where `fixed` is 1.
+    pub value: Tensor,
+}
+
+impl Clamp {
+    /// Nothing held, for `(B, T, V)`.
+    pub fn none(batch: i64, steps: i64, n_visible: i64, device: tch::Device) -> Self {
+        let zeros = Tensor::zeros([batch, steps, n_visible], (Kind::Float, device));
+        Clamp {
+            fixed: zeros.shallow_clone(),
+            value: zeros,
+        }
+    }
+}
+
+/// Keeps, in every row of `v (N, V)`, at most `max_notes` sounding units: all those clamped on
+/// (`fixed·value`), then the free ones with the highest probability `p (N, V)`.
+pub fn limit_notes(
+    v: &Tensor,
+    p: &Tensor,
+    fixed: &Tensor,
+    value: &Tensor,
+    max_notes: i64,
+) -> Tensor {
+    let held_on = fixed * value;
+    let free_on = v * (fixed.ones_like() - fixed);
+    let room =
+        (held_on.sum_dim_intlist(-1, true, Kind::Float) * -1.0 + max_notes as f64).clamp_min(0.0);
+    // Rank the free sounding notes by probability (the others score −1 and rank last).
+    let score = &free_on * p - (free_on.ones_like() - &free_on);
+    let order = score.argsort(-1, true);
+    let rank = order.argsort(-1, false).to_kind(Kind::Float);
+    let keep = rank.lt_tensor(&room).to_kind(v.kind()) * &free_on;
+    held_on + keep
+}
+
+impl RnnRbm {
+    /// Composes `T` frames for a batch of RNN states `u (B, R)`, holding the notes that `clamp`
+    /// fixes. Each frame is the last sample of a `gibbs`-step clamped chain started from the
+    /// previous frame (`v_prev (B, V)`); with `max_notes`, only that many notes sound per frame
+    /// (held ones first, then the likeliest free ones). Returns `(B, T, V)` binary frames, in
+    /// which every clamped unit equals its held value.
+    pub fn generate_clamped(
+        &self,
+        u: &Tensor,
+        v_prev: &Tensor,
+        clamp: &Clamp,
+        gibbs: i64,
+        max_notes: Option<i64>,
+    ) -> Tensor {
+        tch::no_grad(|| {
+            let kind = self.w.kind();
+            let fixed = clamp.fixed.to_kind(kind);
+            let held = clamp.value.to_kind(kind) * &fixed;
+            let free = fixed.ones_like() - &fixed;
+            let steps = fixed.size()[1];
+            let mut u = u.shallow_clone();
+            let mut v = v_prev.to_kind(kind);
+            let mut out = Vec::with_capacity(steps as usize);
+            for t in 0..steps {
+                let (fixed_t, held_t, free_t) =
+                    (fixed.select(1, t), held.select(1, t), free.select(1, t));
+                let (bv_t, bh_t) = self.frame_biases(&u);
+                v = &v * &free_t + &held_t;
+                let mut p = v.shallow_clone();
+                for _ in 0..gibbs.max(1) {
+                    let h = bernoulli(&hidden_probs(&v, &self.w, &bh_t));
+                    p = visible_probs(&h, &self.w, &bv_t);
+                    v = bernoulli(&p) * &free_t + &held_t;
+                }
+                if let Some(max) = max_notes {
+                    v = limit_notes(&v, &p, &fixed_t, &held_t, max);
+                }
+                u = self.step(&u, &v);
+                out.push(v.shallow_clone());
+            }
+            if out.is_empty() {
+                Tensor::zeros([u.size()[0], 0, self.n_visible()], (kind, u.device()))
+            } else {
+                Tensor::stack(&out, 1)
+            }
+        })
+    }
+}
