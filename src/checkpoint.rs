@@ -55,6 +55,9 @@ pub struct TrainParams {
     /// (none: constant).
     #[serde(default)]
     pub lr_halflife: Option<f64>,
+    /// Where CD's negative chains start.
+    #[serde(default)]
+    pub cd_start: crate::model::rnn_rbm::ChainStart,
 }
 
 impl TrainParams {

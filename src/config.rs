@@ -41,6 +41,21 @@ pub struct ModelConfig {
     pub steps_per_vector: usize,
     pub n_hidden: i64,
     pub n_rnn: i64,
+    /// The recurrence: the paper's tanh RNN, or a GRU.
+    #[serde(default)]
+    pub cell: Cell,
+}
+
+/// The recurrent cell that carries the history.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Cell {
+    /// `u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)`, as in the paper and the original.
+    #[default]
+    Tanh,
+    /// A gated recurrent unit (Cho et al. 2014) with the same candidate weights plus update and
+    /// reset gates.
+    Gru,
 }
 
 impl ModelConfig {
@@ -55,6 +70,7 @@ impl ModelConfig {
                 steps_per_vector: 5,
                 n_hidden: 50,
                 n_rnn: 100,
+                cell: Cell::Tanh,
             },
             Layout::Paper => ModelConfig {
                 layout,
@@ -65,6 +81,7 @@ impl ModelConfig {
                 steps_per_vector: 1,
                 n_hidden: 150,
                 n_rnn: 100,
+                cell: Cell::Tanh,
             },
         }
     }
@@ -81,7 +98,7 @@ impl ModelConfig {
     /// One-line description for logs.
     pub fn describe(&self) -> String {
         format!(
-            "layout {} (notes {}..{}, {} steps/quarter, {}{} step(s)/vector): {} visible, {} hidden, {} recurrent",
+            "layout {} (notes {}..{}, {} steps/quarter, {}{} step(s)/vector): {} visible, {} hidden, {} recurrent{}",
             self.layout,
             self.low_note,
             self.low_note as usize + self.n_notes - 1,
@@ -90,7 +107,8 @@ impl ModelConfig {
             self.steps_per_vector,
             self.n_visible(),
             self.n_hidden,
-            self.n_rnn
+            self.n_rnn,
+            if self.cell == Cell::Gru { " (GRU)" } else { "" }
         )
     }
 }

@@ -92,7 +92,8 @@ pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
     }
     let config = &sidecar.model;
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::new(
+    let model = RnnRbm::with_cell(
+        config.cell,
         &vs.root(),
         config.n_visible(),
         config.n_hidden,

@@ -51,6 +51,9 @@ pub struct ModelArgs {
     /// Recurrent units [default: 100]
     #[arg(long)]
     pub recurrent: Option<i64>,
+    /// The recurrent cell: tanh (the paper's) or gru [default: tanh]
+    #[arg(long, value_enum)]
+    pub cell: Option<crate::config::Cell>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -111,6 +114,10 @@ pub struct TrainArgs {
     /// Decoupled weight decay λ on the weight matrices, per update θ ← (1 − lr·λ)·θ [default: 0]
     #[arg(long)]
     pub weight_decay: Option<f64>,
+    /// Where CD's negative chains start: at the data frame, or at the previous frame (as in
+    /// generation) [default: data]
+    #[arg(long, value_enum)]
+    pub cd_start: Option<crate::model::rnn_rbm::ChainStart>,
     /// Halve the learning rate every this many epochs (exponentially, epoch by epoch)
     /// [default: constant]
     #[arg(long)]
@@ -182,6 +189,7 @@ impl TrainParams {
             transpose: 0,
             weight_decay: 0.0,
             lr_halflife: None,
+            cd_start: Default::default(),
         }
     }
 }
@@ -194,6 +202,9 @@ fn model_config(args: &ModelArgs) -> ModelConfig {
     }
     if let Some(r) = args.recurrent {
         config.n_rnn = r;
+    }
+    if let Some(c) = args.cell {
+        config.cell = c;
     }
     config
 }
@@ -298,7 +309,8 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::new(
+    let model = RnnRbm::with_cell(
+        config.cell,
         &vs.root(),
         config.n_visible(),
         config.n_hidden,
@@ -472,6 +484,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     params.transpose = args.transpose.unwrap_or(params.transpose);
     params.weight_decay = args.weight_decay.unwrap_or(params.weight_decay).max(0.0);
     params.lr_halflife = args.lr_halflife.or(params.lr_halflife);
+    params.cd_start = args.cd_start.unwrap_or(params.cd_start);
     let (data_path, split) = match args.data.data {
         Some(d) => (d, args.data.split),
         None => (corpus_default.0, args.data.split.or(corpus_default.1)),
@@ -618,7 +631,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                 format!("{:.0} chunks/s", done as f64 / t0.elapsed().as_secs_f64())
             });
             let (v, mask) = pad_batch(&chunks, batch);
-            let loss = model.cd_loss(&v, &mask, params.k);
+            let loss = model.cd_loss_from(&v, &mask, params.k, params.cd_start);
             loss.backward();
             opt.step();
             total += loss.detach().to_kind(Kind::Double) * mask.sum(Kind::Double);
@@ -737,7 +750,12 @@ fn start_from_pretrained(
     let path = out.join("initialized.ot");
     if path.exists() {
         let (sidecar, tensors) = checkpoint::load(&path)?;
-        if &sidecar.model != config {
+        // The pre-trained RBM does not depend on the recurrent cell.
+        let pretrained_for = ModelConfig {
+            cell: config.cell,
+            ..sidecar.model.clone()
+        };
+        if &pretrained_for != config {
             bail!(
                 "{} was pre-trained for {}, not {}: run `rnn-rbm init` with the same layout, choose another --out, or pass --no-init",
                 path.display(),

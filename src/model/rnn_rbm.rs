@@ -31,10 +31,62 @@ fn masked_gap(
     (gap * mask).sum(kind) / mask.sum(kind)
 }
 
+/// Where the negative Gibbs chains of CD-k start.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ChainStart {
+    /// At the data frame itself (standard CD).
+    #[default]
+    Data,
+    /// At the previous data frame (silence before the first): where generation and the accuracy
+    /// measure start their chains, so the negative phase sees the modes that sampling reaches
+    /// rather than only the data frame's neighbourhood.
+    Previous,
+}
+
+/// `v (B, T, V)` shifted one frame later: frame t holds frame t−1, frame 0 is silence.
+pub fn previous_frames(v: &Tensor) -> Tensor {
+    let steps = v.size()[1];
+    Tensor::cat(
+        &[v.narrow(1, 0, 1).zeros_like(), v.narrow(1, 0, steps - 1)],
+        1,
+    )
+}
+
 /// Parameter names, as in the original and in every checkpoint.
 pub const PARAM_NAMES: [&str; 9] = ["W", "bv", "bh", "Wuh", "Wuv", "Wvu", "Wuu", "bu", "u0"];
 /// The RBM's own parameters (what pre-training learns).
 pub const RBM_PARAM_NAMES: [&str; 3] = ["W", "bv", "bh"];
+
+/// The gates of the GRU option (`--cell gru`): update `z` and reset `r`.
+///
+/// ```text
+/// z_t = σ(bz + v_t Wvz + u_{t-1} Wuz)        r_t = σ(br + v_t Wvr + u_{t-1} Wur)
+/// ũ_t = tanh(bu + v_t Wvu + (r_t ⊙ u_{t-1}) Wuu)
+/// u_t = (1 − z_t) ⊙ u_{t-1} + z_t ⊙ ũ_t
+/// ```
+#[derive(Debug)]
+pub struct GruGates {
+    pub wvz: Tensor,
+    pub wuz: Tensor,
+    pub bz: Tensor,
+    pub wvr: Tensor,
+    pub wur: Tensor,
+    pub br: Tensor,
+}
+
+/// The GRU gates' checkpoint names, after [`PARAM_NAMES`].
+pub const GRU_PARAM_NAMES: [&str; 6] = ["Wvz", "Wuz", "bz", "Wvr", "Wur", "br"];
 
 #[derive(Debug)]
 pub struct RnnRbm {
@@ -47,6 +99,8 @@ pub struct RnnRbm {
     pub wuu: Tensor,
     pub bu: Tensor,
     pub u0: Tensor,
+    /// Present with `--cell gru`.
+    pub gru: Option<GruGates>,
 }
 
 impl RnnRbm {
@@ -66,7 +120,36 @@ impl RnnRbm {
             wuu: p.var("Wuu", &[n_rnn, n_rnn], normal(1e-4)),
             bu: p.var("bu", &[1, n_rnn], zero),
             u0: p.var("u0", &[1, n_rnn], zero),
+            gru: None,
         }
+    }
+
+    /// [`new`](Self::new) with the given recurrent cell; the GRU's gate weights start like the
+    /// other recurrent weights, `N(0, 0.0001)`, and their biases at zero (gates half open).
+    pub fn with_cell(
+        cell: crate::config::Cell,
+        p: &nn::Path,
+        n_visible: i64,
+        n_hidden: i64,
+        n_rnn: i64,
+    ) -> Self {
+        let mut model = Self::new(p, n_visible, n_hidden, n_rnn);
+        if cell == crate::config::Cell::Gru {
+            let normal = nn::Init::Randn {
+                mean: 0.0,
+                stdev: 1e-4,
+            };
+            let zero = nn::Init::Const(0.0);
+            model.gru = Some(GruGates {
+                wvz: p.var("Wvz", &[n_visible, n_rnn], normal),
+                wuz: p.var("Wuz", &[n_rnn, n_rnn], normal),
+                bz: p.var("bz", &[1, n_rnn], zero),
+                wvr: p.var("Wvr", &[n_visible, n_rnn], normal),
+                wur: p.var("Wur", &[n_rnn, n_rnn], normal),
+                br: p.var("br", &[1, n_rnn], zero),
+            });
+        }
+        model
     }
 
     pub fn n_visible(&self) -> i64 {
@@ -78,9 +161,35 @@ impl RnnRbm {
         self.u0.expand([batch, self.u0.size()[1]], false)
     }
 
-    /// One RNN step: `u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)`; `u (B, R)`, `v (B, V)` → `(B, R)`.
+    /// One RNN step: `u_t = tanh(bu + v_t Wvu + u_{t-1} Wuu)` (or the GRU's); `u (B, R)`,
+    /// `v (B, V)` → `(B, R)`.
     pub fn step(&self, u: &Tensor, v: &Tensor) -> Tensor {
-        (v.matmul(&self.wvu) + u.matmul(&self.wuu) + &self.bu).tanh()
+        let inputs = self.input_projections(v);
+        self.recur(&inputs, u, |x| x.shallow_clone())
+    }
+
+    /// The input side of every recurrence for frames `v (…, V)`: `v Wvu + bu`, then (GRU)
+    /// `v Wvz + bz` and `v Wvr + br`.
+    fn input_projections(&self, v: &Tensor) -> Vec<Tensor> {
+        let mut out = vec![v.matmul(&self.wvu) + &self.bu];
+        if let Some(g) = &self.gru {
+            out.push(v.matmul(&g.wvz) + &g.bz);
+            out.push(v.matmul(&g.wvr) + &g.br);
+        }
+        out
+    }
+
+    /// One recurrence from state `u (B, R)`, with the input projections picked by `at`.
+    fn recur(&self, inputs: &[Tensor], u: &Tensor, at: impl Fn(&Tensor) -> Tensor) -> Tensor {
+        match &self.gru {
+            None => (at(&inputs[0]) + u.matmul(&self.wuu)).tanh(),
+            Some(g) => {
+                let z = (at(&inputs[1]) + u.matmul(&g.wuz)).sigmoid();
+                let r = (at(&inputs[2]) + u.matmul(&g.wur)).sigmoid();
+                let candidate = (at(&inputs[0]) + (r * u).matmul(&self.wuu)).tanh();
+                u + z * (candidate - u)
+            }
+        }
     }
 
     /// Runs the RNN over `v (B, T, V)` from `u_init (B, R)` (`u0` when `None`). Returns the states
@@ -88,8 +197,9 @@ impl RnnRbm {
     /// the last frame, `(B, R)`.
     pub fn rnn_states(&self, v: &Tensor, u_init: Option<&Tensor>) -> (Tensor, Tensor) {
         let (batch, steps) = (v.size()[0], v.size()[1]);
-        // The input projection of every frame in one matrix product; only Wuu is sequential.
-        let inputs = v.matmul(&self.wvu) + &self.bu;
+        // The input projections of every frame in one matrix product; only the recurrent
+        // products are sequential.
+        let inputs = self.input_projections(v);
         let mut u = match u_init {
             Some(u) => u.shallow_clone(),
             None => self.initial_state(batch),
@@ -97,7 +207,7 @@ impl RnnRbm {
         let mut before = Vec::with_capacity(steps as usize);
         for t in 0..steps {
             before.push(u.shallow_clone());
-            u = (inputs.select(1, t) + u.matmul(&self.wuu)).tanh();
+            u = self.recur(&inputs, &u, |x| x.select(1, t));
         }
         (Tensor::stack(&before, 1), u)
     }
@@ -121,8 +231,17 @@ impl RnnRbm {
     /// The CD-k loss of a batch: Gibbs chains of `k` steps start at every data frame (all frames
     /// in parallel), and the free-energy gap to their final samples is returned, with gradient.
     pub fn cd_loss(&self, v: &Tensor, mask: &Tensor, k: i64) -> Tensor {
+        self.cd_loss_from(v, mask, k, ChainStart::Data)
+    }
+
+    /// [`cd_loss`](Self::cd_loss) with the negative chains started at `start`.
+    pub fn cd_loss_from(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
         let (bv_t, bh_t) = self.frame_biases(&self.rnn_states(v, None).0);
-        let neg = gibbs_chain(v, &self.w, &bv_t, &bh_t, k);
+        let v0 = match start {
+            ChainStart::Data => v.shallow_clone(),
+            ChainStart::Previous => previous_frames(v),
+        };
+        let neg = gibbs_chain(&v0, &self.w, &bv_t, &bh_t, k);
         masked_gap(v, &neg, &self.w, &bv_t, &bh_t, mask)
     }
 
@@ -174,16 +293,27 @@ impl RnnRbm {
 }
 
 impl RnnRbm {
-    /// The parameters with their checkpoint names, in [`PARAM_NAMES`] order.
+    /// The parameters with their checkpoint names, in [`PARAM_NAMES`] order (then
+    /// [`GRU_PARAM_NAMES`] with a GRU).
     pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
         let all = [
             &self.w, &self.bv, &self.bh, &self.wuh, &self.wuv, &self.wvu, &self.wuu, &self.bu,
             &self.u0,
         ];
-        PARAM_NAMES
+        let mut named: Vec<(String, Tensor)> = PARAM_NAMES
             .iter()
             .zip(all)
             .map(|(n, t)| (n.to_string(), t.shallow_clone()))
-            .collect()
+            .collect();
+        if let Some(g) = &self.gru {
+            let gates = [&g.wvz, &g.wuz, &g.bz, &g.wvr, &g.wur, &g.br];
+            named.extend(
+                GRU_PARAM_NAMES
+                    .iter()
+                    .zip(gates)
+                    .map(|(n, t)| (n.to_string(), t.shallow_clone())),
+            );
+        }
+        named
     }
 }

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Measures rnn-rbm's speed on this machine and writes the table into docs/BENCHMARKS.md (between
+# the "bench:start" and "bench:end" markers), with the machine and the commit.
+#
+#   scripts/bench.sh                 # everything (about 15 minutes on 2 CPU cores)
+#   scripts/bench.sh --quick         # speed rows only, no learning-curve comparison
+#   scripts/bench.sh --device cuda   # on a GPU (rows are labelled with the device)
+#   scripts/bench.sh --threads 2 --no-write
+#
+# What it measures (all through the tool's own output: metrics.jsonl, evaluate's JSON, and the
+# "composed …" line of generate; peak memory from /usr/bin/time):
+#   - training frames/s, seed layout on the default Bach corpus (data/bach) and paper layout on
+#     data/bach and on the JSB train split, one chunk per update and 8 per update;
+#   - generation frames/s (16 pieces in one batch);
+#   - AIS frames/s (evaluate on the JSB valid split, AIS + RAISE, default settings);
+#   - time to a validation NLL: 1 vs 8 chunks per update on JSB, valid NLL against wall time.
+# Needs scripts/setup.sh to have run (libtorch, data/bach).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=0 write=1 device=cpu threads=2
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --quick) quick=1 ;;
+    --no-write) write=0 ;;
+    --device) device=$2; shift ;;
+    --threads) threads=$2; shift ;;
+    *) echo "usage: $0 [--quick] [--no-write] [--device cpu|cuda] [--threads N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+bin=${RNN_RBM_BIN:-}
+if [[ -z $bin ]]; then
+  cargo build --release --quiet
+  bin=$root/target/release/rnn-rbm
+fi
+jsb=data/jsb-chorales-quarter.json
+[[ -d data/bach ]] || { echo "data/bach is missing: run scripts/setup.sh first" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+common=(--device "$device" --threads "$threads")
+rows=()
+
+# Runs a command under /usr/bin/time; prints the peak resident memory in MiB on fd 3.
+peak() {
+  local log=$work/time.log
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f '%M' -o "$log" "$@"
+    echo $(( $(tail -1 "$log") / 1024 ))
+  else
+    "$@"
+    echo "?"
+  fi
+}
+
+# The median of the frames/s of a run's epochs after the first (warm-up).
+frames_per_s() {
+  python3 -c '
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+fps = [r["frames_per_s"] for r in rows[1:]] or [rows[0]["frames_per_s"]]
+print(round(statistics.median(fps)))' "$1"
+}
+
+# train_row LABEL EPOCHS OUTDIR TRAIN-FLAGS...
+train_row() {
+  local label=$1 epochs=$2 out=$work/$3
+  shift 3
+  echo "== $label" >&2
+  local mem
+  mem=$(peak "$bin" train "$epochs" --out "$out" --no-init --save-every "$epochs" "${common[@]}" "$@" 2>"$work/train.log" | tail -1) || { cat "$work/train.log" >&2; exit 1; }
+  mem=$(tail -1 <<<"$mem")
+  rows+=("| train: $label | $(frames_per_s "$out/metrics.jsonl") frames/s | $mem MiB | \`rnn-rbm train $epochs $*\` |")
+}
+
+train_row "seed layout, Bach (17,600 vectors), 1 chunk/update, CD-15" 4 seed1 --layout seed
+train_row "paper layout, Bach, 1 chunk/update, CD-15" 4 paper1 --layout paper
+train_row "paper layout, JSB train (13,807 frames), 1 chunk/update, CD-15" 6 jsb1 --layout paper --data $jsb --split train
+train_row "paper layout, JSB train, 8 chunks/update, CD-15" 6 jsb8 --layout paper --data $jsb --split train --batch-size 8
+
+echo "== generation" >&2
+mem=$(peak "$bin" generate "$work/seed1/epoch_4.ot" --count 16 --length 3000 --seed 1 --out "$work/gen" "${common[@]}" 2>"$work/gen.log" >/dev/null | tail -1)
+gen_line=$(grep '^composed' "$work/gen.log")
+gen_fps=$(python3 -c '
+import re, sys
+m = re.search(r"composed (\d+) piece\(s\) of (\d+) vectors in ([0-9.]+) s \(([0-9]+)× real time", sys.argv[1])
+print(f"{int(m[1]) * int(m[2]) / float(m[3]):.0f} vectors/s ({m[4]}× real time)")' "$gen_line")
+rows+=("| generate: seed layout, 16 pieces × 600 vectors in one batch, 25 Gibbs steps | $gen_fps | $mem MiB | \`rnn-rbm generate CKPT --count 16 --length 3000\` |")
+
+echo "== AIS" >&2
+mem=$(peak "$bin" evaluate "$work/jsb1/epoch_6.ot" --data $jsb --split valid "${common[@]}" >"$work/eval.json" 2>/dev/null | tail -1)
+ais=$(python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))
+print(f"{e[\"frames\"] / e[\"seconds\"]:.1f} frames/s ({e[\"frames\"]} frames in {e[\"seconds\"]:.0f} s, {e[\"ais_chains\"]} chains × {e[\"ais_temperatures\"]} temperatures, AIS + RAISE + ACC)")' "$work/eval.json")
+rows+=("| evaluate: JSB valid, paper layout, 150 hidden | $ais | $mem MiB | \`rnn-rbm evaluate CKPT --data $jsb\` |")
+
+learning=""
+if [[ $quick == 0 ]]; then
+  # Same data, same wall-clock budget: does batching buy speed with worse learning?
+  for b in 1 8; do
+    echo "== learning curve, batch $b" >&2
+    lr=0.001
+    [[ $b == 8 ]] && lr=0.003
+    "$bin" train 40 --layout paper --data $jsb --split train --batch-size $b --lr $lr \
+      --valid-split valid --valid-every 5 --valid-temperatures 50 --out "$work/curve$b" \
+      --save-every 40 "${common[@]}" 2>/dev/null
+  done
+  learning=$(python3 -c '
+import json, sys
+print("| epoch | 1 chunk/update: train s | valid NLL (AIS … RAISE) | 8 chunks/update, lr 0.003: train s | valid NLL (AIS … RAISE) |")
+print("|---|---|---|---|---|")
+runs = []
+for d in sys.argv[1:]:
+    rows = [json.loads(l) for l in open(d + "/metrics.jsonl")]
+    t, out = 0.0, {}
+    for r in rows:
+        t += r["seconds"]
+        if "valid_nll" in r:
+            out[r["epoch"]] = (t, r["valid_nll"], r.get("valid_nll_conservative") or float("nan"))
+    runs.append(out)
+for e in sorted(runs[0]):
+    a, b = runs[0][e], runs[1].get(e)
+    bs = f"{b[0]:.0f} | {b[1]:.2f} … {b[2]:.2f}" if b else "– | –"
+    print(f"| {e} | {a[0]:.0f} | {a[1]:.2f} … {a[2]:.2f} | {bs} |")' "$work/curve1" "$work/curve8")
+fi
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //' || echo unknown)
+machine="$(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB; --device $device --threads $threads"
+if [[ $device == cuda ]] && command -v nvidia-smi >/dev/null; then
+  machine="$machine; $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+fi
+table=$(
+  echo "Measured by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d), commit $commit, $machine."
+  echo
+  echo "| what | speed | peak memory | command |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  if [[ -n $learning ]]; then
+    echo
+    echo "Learning against wall time on JSB (paper layout, CD-15, 40 epochs, valid NLL from training's cheap 10 × 50 estimate; \"train s\" excludes validation):"
+    echo
+    echo "$learning"
+  fi
+)
+echo "$table"
+if [[ $write == 1 ]]; then
+  python3 - "$table" "$device" <<'EOF'
+import re, sys
+table, device = sys.argv[1], sys.argv[2]
+path = "docs/BENCHMARKS.md"
+text = open(path).read()
+start, end = f"<!-- bench:{device}:start -->", f"<!-- bench:{device}:end -->"
+block = f"{start}\n{table}\n{end}"
+if start in text:
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+else:
+    text = text.rstrip() + f"\n\n### Benchmark ({device})\n\n{block}\n"
+open(path, "w").write(text)
+print(f"wrote the table into {path}", file=sys.stderr)
+EOF
+fi
