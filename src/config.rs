@@ -26,7 +26,10 @@ impl std::fmt::Display for Layout {
     }
 }
 
+/// Unknown fields are refused: a model feature this version does not know (a newer recurrent
+/// cell, say) must stop it loading the checkpoint, not be silently left out.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub layout: Layout,
     /// MIDI pitch of the lowest column.

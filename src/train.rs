@@ -750,9 +750,10 @@ fn start_from_pretrained(
     let path = out.join("initialized.ot");
     if path.exists() {
         let (sidecar, tensors) = checkpoint::load(&path)?;
-        // The pre-trained RBM does not depend on the recurrent cell.
+        // The pre-trained RBM (W, bv, bh) does not depend on the recurrence.
         let pretrained_for = ModelConfig {
             cell: config.cell,
+            n_rnn: config.n_rnn,
             ..sidecar.model.clone()
         };
         if &pretrained_for != config {
