@@ -155,14 +155,17 @@ pub fn sidecar_path(checkpoint: &Path) -> PathBuf {
     checkpoint.with_extension("json")
 }
 
-/// A checkpoint given on the command line: a path that exists, or a bare file name looked up in
-/// `parameter_checkpoints/` (so `generate epoch_500.ot` works from the project root).
+/// A checkpoint given on the command line: a path that exists, or a relative one looked up in
+/// `parameter_checkpoints/` (so `generate epoch_500.ot` and `jsb/best.ot` work from the project
+/// root).
 pub fn resolve(name: &Path) -> Result<PathBuf> {
     if name.exists() {
         return Ok(name.to_path_buf());
     }
     let in_default = Path::new(DEFAULT_DIR).join(name);
-    if name.components().count() == 1 && in_default.exists() {
+    // A relative name that is not here (`epoch_500.ot`, `jsb/best.ot`) may be in the default
+    // folder.
+    if name.is_relative() && in_default.exists() {
         return Ok(in_default);
     }
     bail!(

@@ -28,7 +28,7 @@ use tch::{Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
-    /// Checkpoint to evaluate; a bare file name is looked up in parameter_checkpoints/
+    /// Checkpoint to evaluate; a relative path not found here is looked up in parameter_checkpoints/
     pub checkpoint: PathBuf,
     /// A folder of MIDI files, a MIDI file, or a piano-roll JSON file [default: the checkpoint's
     /// training corpus]

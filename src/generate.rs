@@ -22,7 +22,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
-    /// Checkpoint to compose with; a bare file name is looked up in parameter_checkpoints/
+    /// Checkpoint to compose with; a relative path not found here is looked up in parameter_checkpoints/
     pub checkpoint: PathBuf,
     /// Number of pieces
     #[arg(long, default_value_t = 3)]

@@ -23,7 +23,7 @@ use tch::{Device, Kind, Tensor};
 pub struct HarmonizeArgs {
     /// MIDI file whose top voice is the melody (a lone melody, or a full score)
     pub melody: PathBuf,
-    /// Checkpoint to harmonise with; a bare file name is looked up in parameter_checkpoints/
+    /// Checkpoint to harmonise with; a relative path not found here is looked up in parameter_checkpoints/
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// Output MIDI file; with --count N > 1, OUT_1.mid … OUT_N.mid

@@ -24,7 +24,7 @@ use tch::{Kind, Tensor};
 pub struct InfillArgs {
     /// The MIDI file with a span to compose anew
     pub midi: PathBuf,
-    /// Checkpoint to compose with; a bare file name is looked up in parameter_checkpoints/
+    /// Checkpoint to compose with; a relative path not found here is looked up in parameter_checkpoints/
     #[arg(long)]
     pub checkpoint: PathBuf,
     /// First bar to compose (bars count from 1, following the file's time signatures)
