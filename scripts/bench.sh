@@ -41,15 +41,15 @@ trap 'rm -rf "$work"' EXIT
 common=(--device "$device" --threads "$threads")
 rows=()
 
-# Runs a command under /usr/bin/time; prints the peak resident memory in MiB on fd 3.
+# Runs a command under /usr/bin/time; leaves its peak resident memory in MiB in $work/mem.
 peak() {
   local log=$work/time.log
   if [[ -x /usr/bin/time ]]; then
     /usr/bin/time -f '%M' -o "$log" "$@"
-    echo $(( $(tail -1 "$log") / 1024 ))
+    echo $(( $(tail -1 "$log") / 1024 )) >"$work/mem"
   else
     "$@"
-    echo "?"
+    echo "?" >"$work/mem"
   fi
 }
 
@@ -67,9 +67,9 @@ train_row() {
   local label=$1 epochs=$2 out=$work/$3
   shift 3
   echo "== $label" >&2
+  peak "$bin" train "$epochs" --out "$out" --no-init --save-every "$epochs" "${common[@]}" "$@" 2>"$work/train.log" || { cat "$work/train.log" >&2; exit 1; }
   local mem
-  mem=$(peak "$bin" train "$epochs" --out "$out" --no-init --save-every "$epochs" "${common[@]}" "$@" 2>"$work/train.log" | tail -1) || { cat "$work/train.log" >&2; exit 1; }
-  mem=$(tail -1 <<<"$mem")
+  mem=$(cat "$work/mem")
   rows+=("| train: $label | $(frames_per_s "$out/metrics.jsonl") frames/s | $mem MiB | \`rnn-rbm train $epochs $*\` |")
 }
 
@@ -79,7 +79,8 @@ train_row "paper layout, JSB train (13,807 frames), 1 chunk/update, CD-15" 6 jsb
 train_row "paper layout, JSB train, 8 chunks/update, CD-15" 6 jsb8 --layout paper --data $jsb --split train --batch-size 8
 
 echo "== generation" >&2
-mem=$(peak "$bin" generate "$work/seed1/epoch_4.ot" --count 16 --length 3000 --seed 1 --out "$work/gen" "${common[@]}" 2>"$work/gen.log" >/dev/null | tail -1)
+peak "$bin" generate "$work/seed1/epoch_4.ot" --count 16 --length 3000 --seed 1 --out "$work/gen" "${common[@]}" 2>"$work/gen.log" >/dev/null
+mem=$(cat "$work/mem")
 gen_line=$(grep '^composed' "$work/gen.log")
 gen_fps=$(python3 -c '
 import re, sys
@@ -88,11 +89,13 @@ print(f"{int(m[1]) * int(m[2]) / float(m[3]):.0f} vectors/s ({m[4]}× real time)
 rows+=("| generate: seed layout, 16 pieces × 600 vectors in one batch, 25 Gibbs steps | $gen_fps | $mem MiB | \`rnn-rbm generate CKPT --count 16 --length 3000\` |")
 
 echo "== AIS" >&2
-mem=$(peak "$bin" evaluate "$work/jsb1/epoch_6.ot" --data $jsb --split valid "${common[@]}" >"$work/eval.json" 2>/dev/null | tail -1)
+peak "$bin" evaluate "$work/jsb1/epoch_6.ot" --data $jsb --split valid "${common[@]}" >"$work/eval.json" 2>/dev/null
+mem=$(cat "$work/mem")
 ais=$(python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))
-print(f"{e[\"frames\"] / e[\"seconds\"]:.1f} frames/s ({e[\"frames\"]} frames in {e[\"seconds\"]:.0f} s, {e[\"ais_chains\"]} chains × {e[\"ais_temperatures\"]} temperatures, AIS + RAISE + ACC)")' "$work/eval.json")
+frames, seconds, chains, temps = e["frames"], e["seconds"], e["ais_chains"], e["ais_temperatures"]
+print("%.1f frames/s (%d frames in %.0f s, %d chains × %d temperatures, AIS + RAISE + ACC)" % (frames / seconds, frames, seconds, chains, temps))' "$work/eval.json")
 rows+=("| evaluate: JSB valid, paper layout, 150 hidden | $ais | $mem MiB | \`rnn-rbm evaluate CKPT --data $jsb\` |")
 
 learning=""
