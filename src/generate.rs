@@ -92,13 +92,7 @@ pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
     }
     let config = &sidecar.model;
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::with_cell(
-        config.cell,
-        &vs.root(),
-        config.n_visible(),
-        config.n_hidden,
-        config.n_rnn,
-    );
+    let model = RnnRbm::for_config(&vs.root(), config);
     checkpoint::restore(&path, &model.named_parameters(), &tensors)?;
     Ok(LoadedModel {
         path,
@@ -117,14 +111,7 @@ fn primer_roll(
 ) -> Result<Option<(String, PianoRoll)>> {
     let config = &loaded.sidecar.model;
     if let Some(file) = &args.primer {
-        let song = midi::read_file(file)?;
-        let roll = PianoRoll::from_song(
-            &song,
-            config.steps_per_quarter,
-            config.low_note,
-            config.n_notes,
-        )
-        .with_context(|| format!("primer {}", file.display()))?;
+        let (_, roll) = read_roll(file, config, "primer")?;
         return Ok(Some((file.display().to_string(), roll)));
     }
     let spec = &loaded.sidecar.corpus;
@@ -182,12 +169,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         ))?),
         false => None,
     };
-    let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000)
-            .unwrap_or(0)
-    });
+    let seed = seed_or_clock(args.seed);
     tch::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let primer = primer_roll(&args, &loaded, &mut rng)?;
@@ -281,6 +263,29 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.tempo
     );
     Ok(())
+}
+
+/// A MIDI file and its piano roll on `config`'s grid; errors name the file as `what FILE`.
+pub fn read_roll(path: &Path, config: &ModelConfig, what: &str) -> Result<(midi::Song, PianoRoll)> {
+    let song = midi::read_file(path)?;
+    let roll = PianoRoll::from_song(
+        &song,
+        config.steps_per_quarter,
+        config.low_note,
+        config.n_notes,
+    )
+    .with_context(|| format!("{what} {}", path.display()))?;
+    Ok((song, roll))
+}
+
+/// `seed`, or one from the clock (the caller prints it, so a piece can be made again).
+pub fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000)
+            .unwrap_or(0)
+    })
 }
 
 /// A roll's visible vectors as a `(T, V)` float tensor on `device` (trailing steps that do not

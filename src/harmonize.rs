@@ -11,7 +11,9 @@
 use crate::config::ModelConfig;
 use crate::device::{self, DeviceArg};
 use crate::evaluate::continuation_nll;
-use crate::generate::{frames_to_roll, load_model, rescale_meta, roll_to_frames};
+use crate::generate::{
+    frames_to_roll, load_model, read_roll, rescale_meta, roll_to_frames, seed_or_clock,
+};
 use crate::midi::{self, Song};
 use crate::model::clamped::Clamp;
 use crate::roll::PianoRoll;
@@ -158,15 +160,6 @@ fn pick_best(nll_total: &[f64], count: usize, best_of: usize, frames: usize) -> 
         .collect()
 }
 
-pub fn seed_or_clock(seed: Option<u64>) -> u64 {
-    seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000)
-            .unwrap_or(0)
-    })
-}
-
 pub fn run(args: HarmonizeArgs) -> Result<()> {
     let device = device::select(args.device, args.threads)?;
     if args.count == 0 || args.best_of == 0 {
@@ -174,14 +167,7 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
     }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
-    let input = midi::read_file(&args.melody)?;
-    let roll = PianoRoll::from_song(
-        &input,
-        config.steps_per_quarter,
-        config.low_note,
-        config.n_notes,
-    )
-    .with_context(|| format!("melody {}", args.melody.display()))?;
+    let (input, roll) = read_roll(&args.melody, &config, "melody")?;
     let melody = melody_of(&roll);
     let (fixed, value) = melody_clamp(&melody);
     let candidates = (args.count * args.best_of) as i64;
@@ -278,19 +264,7 @@ fn harmonised_song(
         }
     }
     // Onsets of the harmony: where a pitch starts sounding (held notes are one note).
-    let harmony = PianoRoll::from_visible(
-        &harmony
-            .sounding
-            .iter()
-            .map(|&b| f32::from(b))
-            .collect::<Vec<_>>(),
-        harmony.steps(),
-        false,
-        1,
-        harmony.steps_per_quarter,
-        harmony.low_note,
-        harmony.n_notes,
-    );
+    harmony.mark_run_starts_as_onsets();
     let mut melody = melody.clone();
     // Only the steps the model saw (trailing steps that did not fill a vector are dropped).
     let steps = full.steps();

@@ -10,8 +10,7 @@
 //! the new notes on a track of their own.
 use crate::device::{self, DeviceArg};
 use crate::evaluate::continuation_nll;
-use crate::generate::{frames_to_roll, load_model, roll_to_frames};
-use crate::harmonize::seed_or_clock;
+use crate::generate::{frames_to_roll, load_model, read_roll, roll_to_frames, seed_or_clock};
 use crate::midi::{self, Note, Song};
 use crate::model::clamped::Clamp;
 use crate::roll::PianoRoll;
@@ -92,14 +91,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
     }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
-    let input = midi::read_file(&args.midi)?;
-    let roll = PianoRoll::from_song(
-        &input,
-        config.steps_per_quarter,
-        config.low_note,
-        config.n_notes,
-    )
-    .with_context(|| format!("{}", args.midi.display()))?;
+    let (input, roll) = read_roll(&args.midi, &config, "input")?;
     let frames = roll_to_frames(&roll, &config, device);
     let n = frames.size()[0];
     let tpq = u64::from(input.ticks_per_quarter.max(1));

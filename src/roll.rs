@@ -352,8 +352,9 @@ impl PianoRoll {
         self.onset[start * self.n_notes + col] = 1;
     }
 
-    /// Sets the onset bit exactly where a column starts sounding after silence (or at step 0).
-    fn mark_run_starts_as_onsets(&mut self) {
+    /// Sets the onset bit exactly where a column starts sounding after silence (or at step 0):
+    /// every run of sounding steps becomes one held note.
+    pub fn mark_run_starts_as_onsets(&mut self) {
         let n = self.n_notes;
         for cell in 0..self.sounding.len() {
             let starts_run = cell < n || self.sounding[cell - n] == 0;

@@ -309,13 +309,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
     tch::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = RnnRbm::with_cell(
-        config.cell,
-        &vs.root(),
-        config.n_visible(),
-        config.n_hidden,
-        config.n_rnn,
-    );
+    let model = RnnRbm::for_config(&vs.root(), config);
     (vs, model)
 }
 

@@ -124,6 +124,17 @@ impl RnnRbm {
         }
     }
 
+    /// The model that `config` describes (sizes and recurrent cell), under `p`.
+    pub fn for_config(p: &nn::Path, config: &crate::config::ModelConfig) -> Self {
+        Self::with_cell(
+            config.cell,
+            p,
+            config.n_visible(),
+            config.n_hidden,
+            config.n_rnn,
+        )
+    }
+
     /// [`new`](Self::new) with the given recurrent cell; the GRU's gate weights start like the
     /// other recurrent weights, `N(0, 0.0001)`, and their biases at zero (gates half open).
     pub fn with_cell(
