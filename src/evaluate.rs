@@ -427,7 +427,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         ),
     };
     let data = TrainingData::load(&data, split.as_deref(), &config, 0, device)?;
-    tch::manual_seed(args.seed as i64);
+    crate::model::rng::manual_seed(args.seed as i64);
     let opts = EvalOptions {
         chains: args.chains,
         temperatures: args.temperatures,

@@ -170,7 +170,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         false => None,
     };
     let seed = seed_or_clock(args.seed);
-    tch::manual_seed(seed as i64);
+    crate::model::rng::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let primer = primer_roll(&args, &loaded, &mut rng)?;
     let prime_steps = args.prime_steps.unwrap_or(match args.continue_primer {

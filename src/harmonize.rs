@@ -180,7 +180,7 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
         );
     }
     let seed = seed_or_clock(args.seed);
-    tch::manual_seed(seed as i64);
+    crate::model::rng::manual_seed(seed as i64);
     let model = &loaded.model;
     let u0 = model.initial_state(candidates);
     let v0 = Tensor::zeros([candidates, config.n_visible()], (Kind::Float, device));

@@ -118,7 +118,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
         as i64)
         .clamp(b, n);
     let seed = seed_or_clock(args.seed);
-    tch::manual_seed(seed as i64);
+    crate::model::rng::manual_seed(seed as i64);
     let model = &loaded.model;
     let count = args.candidates.max(1) as i64;
     let n_visible = config.n_visible();

@@ -307,7 +307,7 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
 }
 
 fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
-    tch::manual_seed(seed as i64);
+    crate::model::rng::manual_seed(seed as i64);
     let vs = nn::VarStore::new(device);
     let model = RnnRbm::for_config(&vs.root(), config);
     (vs, model)
@@ -339,7 +339,7 @@ pub fn pretrain(
     let mut cost = f64::NAN;
     for epoch in 1..=params.init_epochs {
         let seed = epoch_seed(params.seed ^ 0x1417, epoch);
-        tch::manual_seed(seed as i64);
+        crate::model::rng::manual_seed(seed as i64);
         order.shuffle(&mut StdRng::seed_from_u64(seed));
         let t0 = Instant::now();
         let mut total = Tensor::zeros([], (Kind::Double, model.w.device()));
@@ -604,7 +604,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let mut unsaved: Option<UnsavedEpoch> = None;
     'epochs: for epoch in start_epoch + 1..=args.epochs {
         let seed = epoch_seed(params.seed, epoch);
-        tch::manual_seed(seed as i64);
+        crate::model::rng::manual_seed(seed as i64);
         order.sort_unstable();
         order.shuffle(&mut StdRng::seed_from_u64(seed));
         opt.lr = params.lr_at(epoch);

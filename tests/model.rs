@@ -284,3 +284,37 @@ fn generation_returns_binary_vectors_of_the_requested_shape() {
     assert_eq!(out.size(), vec![2, 7, 6]);
     assert!(bool::try_from(out.eq(0.0).logical_or(&out.eq(1.0)).all()).unwrap());
 }
+
+#[test]
+fn the_fast_bit_generator_gives_uniform_independent_bits_and_repeats_after_reseeding() {
+    use rnn_rbm::model::rng;
+    rng::manual_seed(3);
+    let a = rng::random_bits(200_000, Device::Cpu);
+    let b = rng::random_bits(200_000, Device::Cpu);
+    let u = a.to_kind(Kind::Double) / 2147483648.0;
+    // Uniform on [0, 1): mean 1/2, variance 1/12, every tenth holds about a tenth.
+    assert!((u.mean(Kind::Double).double_value(&[]) - 0.5).abs() < 0.003);
+    assert!((u.var(false).double_value(&[]) - 1.0 / 12.0).abs() < 0.002);
+    let hist = (u * 10.0)
+        .floor()
+        .to_kind(Kind::Int64)
+        .bincount::<Tensor>(None, 10);
+    for k in 0..10 {
+        let share = hist.double_value(&[k]) / 200_000.0;
+        assert!((share - 0.1).abs() < 0.004, "tenth {k}: {share}");
+    }
+    // Successive draws are uncorrelated, and the low bit is fair.
+    let (x, y) = (a.to_kind(Kind::Double), b.to_kind(Kind::Double));
+    let corr = ((&x - x.mean(Kind::Double)) * (&y - y.mean(Kind::Double))).mean(Kind::Double)
+        / (x.std(false) * y.std(false));
+    assert!(corr.double_value(&[]).abs() < 0.01);
+    let low = a
+        .bitwise_and(1)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
+    assert!((low - 0.5).abs() < 0.005);
+    // The same seed gives the same bits.
+    rng::manual_seed(3);
+    assert!(rng::random_bits(200_000, Device::Cpu).equal(&a));
+}

@@ -2,12 +2,14 @@
 //!
 //! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
 //! - [`clamped`]: generation with some notes held fixed (harmonising, continuing, infilling);
+//! - [`rng`]: fast uniform bits for Bernoulli sampling (integer tensor ops, all threads);
 //! - [`rbm`]: conditionals, Gibbs sampling and free energy of a binary RBM;
 //! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
 //!   the biases of the RBM of the next frame.
 pub mod ais;
 pub mod clamped;
 pub mod rbm;
+pub mod rng;
 pub mod rnn_rbm;
 
 pub use rnn_rbm::RnnRbm;

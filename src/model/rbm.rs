@@ -21,10 +21,11 @@ pub fn visible_probs(h: &Tensor, w: &Tensor, bv: &Tensor) -> Tensor {
     (h.matmul(&w.tr()) + bv).sigmoid()
 }
 
-/// Binary sample with `P(1) = p`: one uniform draw compared with the probability, which is
-/// cheaper than `bernoulli` and gives the same distribution.
+/// Binary sample with `P(1) = p`: one uniform draw compared with the probability (cheaper than
+/// libtorch's `bernoulli`, same distribution); the uniforms come from [`super::rng`], which runs on
+/// every thread where libtorch's CPU generator runs on one.
 pub fn bernoulli(p: &Tensor) -> Tensor {
-    p.rand_like().lt_tensor(p).to_kind(p.kind())
+    super::rng::bernoulli(p)
 }
 
 /// `k` steps of block Gibbs sampling v → h → v started at `v0`; returns the final visible
