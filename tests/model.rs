@@ -318,3 +318,25 @@ fn the_fast_bit_generator_gives_uniform_independent_bits_and_repeats_after_resee
     rng::manual_seed(3);
     assert!(rng::random_bits(200_000, Device::Cpu).equal(&a));
 }
+
+#[test]
+fn bernoulli_samples_are_binary_with_the_given_probabilities_and_exact_at_zero_and_one() {
+    use rnn_rbm::model::rbm;
+    rnn_rbm::model::rng::manual_seed(11);
+    let probs = [0.0f32, 0.001, 0.1, 0.5, 0.9, 0.999, 1.0];
+    let p = Tensor::from_slice(&probs)
+        .unsqueeze(0)
+        .expand([100_000, 7], false)
+        .contiguous();
+    let s = rbm::bernoulli(&p);
+    assert_eq!(s.size(), p.size());
+    assert!(bool::try_from(s.eq(0.0).logical_or(&s.eq(1.0)).all()).unwrap());
+    let means = Vec::<f64>::try_from(s.mean_dim(0, false, Kind::Double)).unwrap();
+    for (p, m) in probs.iter().zip(&means) {
+        // Four standard errors of a mean of 100,000 draws (at most 0.0063).
+        let tol = 4.0 * (*p as f64 * (1.0 - *p as f64) / 100_000.0).sqrt();
+        assert!((m - *p as f64).abs() <= tol, "p {p}: mean {m}");
+    }
+    assert_eq!(means[0], 0.0);
+    assert_eq!(means[6], 1.0);
+}

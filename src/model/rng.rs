@@ -4,42 +4,76 @@
 //! dominates training. Here every element of a state tensor is its own xorshift32 generator
 //! (Marsaglia 2003: `x ^= x << 13; x ^= x >> 17; x ^= x << 5`, the right shift made logical by a
 //! mask), advanced in place by element-wise integer operations, which libtorch runs on all
-//! threads. The state is drawn from libtorch's own generator the first time it is needed after
-//! [`manual_seed`], so a seed still fixes every sample.
+//! threads. The states are a SplitMix64 hash of the seed given to [`manual_seed`], of how many
+//! times the state tensor has been (re)built since, and of the element's index — so a seed fixes
+//! every sample, whatever other threads do with libtorch's own generator.
 use std::cell::RefCell;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
-thread_local! {
-    static STATE: RefCell<Option<Tensor>> = const { RefCell::new(None) };
+struct Generators {
+    seed: u64,
+    /// How many state tensors were built since the seed: a rebuilt (larger) state must not
+    /// replay the streams of the one it replaces.
+    builds: u64,
+    state: Option<Tensor>,
 }
 
-/// Seeds libtorch's generator and restarts the bit generators from it.
+thread_local! {
+    static GENERATORS: RefCell<Generators> =
+        const { RefCell::new(Generators { seed: 0, builds: 0, state: None }) };
+}
+
+/// Seeds libtorch's generator (parameter initialisation and the like) and restarts this
+/// thread's bit generators from the same seed.
 pub fn manual_seed(seed: i64) {
     tch::manual_seed(seed);
-    STATE.with(|s| *s.borrow_mut() = None);
+    GENERATORS.with(|g| {
+        *g.borrow_mut() = Generators {
+            seed: seed as u64,
+            builds: 0,
+            state: None,
+        }
+    });
+}
+
+/// SplitMix64's output function (Steele, Lea & Flood 2014): a bijective 64-bit mix.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// `len` non-zero xorshift32 states (as `i32`) for build number `build` of seed `seed`.
+fn initial_states(seed: u64, build: u64, len: i64, device: Device) -> Tensor {
+    let base = splitmix64(seed ^ splitmix64(build));
+    let states: Vec<i32> = (0..len as u64)
+        .map(|i| {
+            let x = (splitmix64(base.wrapping_add(i)) >> 32) as u32;
+            // Zero is xorshift's one fixed point.
+            (if x == 0 { 0x6A09_E667 } else { x }) as i32
+        })
+        .collect();
+    Tensor::from_slice(&states).to_device(device)
 }
 
 /// `n` fresh 31-bit non-negative random integers (`Kind::Int`) on `device`, as a flat tensor.
 pub fn random_bits(n: i64, device: Device) -> Tensor {
-    STATE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let stale = match slot.as_ref() {
+    GENERATORS.with(|cell| {
+        let mut g = cell.borrow_mut();
+        let stale = match g.state.as_ref() {
             Some(s) => s.size()[0] < n || s.device() != device,
             None => true,
         };
         if stale {
             let len = n
-                .max(slot.as_ref().map_or(0, |s| s.size()[0] * 2))
+                .max(g.state.as_ref().map_or(0, |s| s.size()[0] * 2))
                 .max(1 << 16);
-            // Any non-zero state is a valid xorshift32 state.
-            *slot = Some(Tensor::randint_low(
-                1,
-                i32::MAX as i64,
-                [len],
-                (Kind::Int, device),
-            ));
+            let state = initial_states(g.seed, g.builds, len, device);
+            g.builds += 1;
+            g.state = Some(state);
         }
-        let s = slot.as_ref().expect("state").narrow(0, 0, n);
+        let s = g.state.as_ref().expect("state").narrow(0, 0, n);
         let mut s_ = s.shallow_clone();
         let _ = s_.bitwise_xor_tensor_(&s.bitwise_left_shift_tensor_scalar(13));
         let _ =
@@ -50,9 +84,14 @@ pub fn random_bits(n: i64, device: Device) -> Tensor {
 }
 
 /// Binary samples with `P(1) = p`, same shape and kind as `p`.
+///
+/// `ceil(p − u)` is 1 where `u < p` and 0 (or −0) otherwise, for `u` uniform in `[0, 1)`: three
+/// vectorised float passes, where comparing and converting the boolean back took twice as long.
 pub fn bernoulli(p: &Tensor) -> Tensor {
     let bits = random_bits(p.numel() as i64, p.device()).view(p.size().as_slice());
-    (bits.to_kind(p.kind()) * (1.0 / 2147483648.0))
-        .lt_tensor(p)
-        .to_kind(p.kind())
+    // An integer tensor times a float scalar is a float tensor (libtorch's default kind).
+    let u = bits * (1.0 / 2147483648.0);
+    let mut sample = p - u.to_kind(p.kind());
+    let _ = sample.ceil_();
+    sample
 }
