@@ -10,7 +10,7 @@
 # What it measures (all through the tool's own output: metrics.jsonl, evaluate's JSON, and the
 # "composed …" line of generate; peak memory from /usr/bin/time):
 #   - training frames/s, seed layout on the default Bach corpus (data/bach) and paper layout on
-#     data/bach and on the JSB train split, one chunk per update and 8 per update;
+#     data/bach and on the JSB train split, one chunk per update and 8 or 16 per update;
 #   - generation frames/s (16 pieces in one batch);
 #   - AIS frames/s (evaluate on the JSB valid split, AIS + RAISE, default settings);
 #   - time to a validation NLL: 1 vs 8 chunks per update on JSB, valid NLL against wall time.
@@ -77,6 +77,8 @@ train_row "seed layout, Bach (17,600 vectors), 1 chunk/update, CD-15" 4 seed1 --
 train_row "paper layout, Bach, 1 chunk/update, CD-15" 4 paper1 --layout paper
 train_row "paper layout, JSB train (13,807 frames), 1 chunk/update, CD-15" 6 jsb1 --layout paper --data $jsb --split train
 train_row "paper layout, JSB train, 8 chunks/update, CD-15" 6 jsb8 --layout paper --data $jsb --split train --batch-size 8
+train_row "paper layout, JSB train, 16 chunks/update, CD-15" 6 jsb16 --layout paper --data $jsb --split train --batch-size 16
+train_row "seed layout, Bach, 8 chunks/update, CD-15" 4 seed8 --layout seed --batch-size 8
 
 echo "== generation" >&2
 peak "$bin" generate "$work/seed1/epoch_4.ot" --count 16 --length 3000 --seed 1 --out "$work/gen" "${common[@]}" 2>"$work/gen.log" >/dev/null

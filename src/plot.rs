@@ -13,7 +13,8 @@
 //! but stays between [`MIN_WIDTH`] and [`MAX_WIDTH`] pixels: long pieces are compressed.
 //!
 //! **Training chart** ([`plot_metrics`]): `cost` against `epoch` from a `metrics.jsonl` (one JSON
-//! object per line), and `valid_nll` on a second axis (right, in its own colour) when present.
+//! object per line), and `valid_nll` (AIS) with `valid_nll_conservative` (RAISE) on a second axis
+//! (right, in their own colours) when present.
 //! When an epoch appears more than once (a run resumed from an earlier checkpoint), its last line
 //! counts. A last line that is not valid JSON (a run still writing it) is ignored.
 //!
@@ -51,6 +52,8 @@ pub const GRID: Rgb = [228, 228, 232];
 /// Training chart: the `cost` curve and the `valid_nll` curve.
 pub const COST_COLOUR: Rgb = [40, 100, 200];
 pub const VALID_COLOUR: Rgb = [220, 100, 20];
+/// The RAISE estimate of the valid NLL, drawn on the same axis as the AIS one.
+pub const CONSERVATIVE_COLOUR: Rgb = [150, 40, 110];
 
 const VOICE_COLOURS: [Rgb; 8] = [
     [50, 105, 200],
@@ -521,6 +524,8 @@ pub struct EpochMetrics {
     pub epoch: f64,
     pub cost: Option<f64>,
     pub valid_nll: Option<f64>,
+    /// The same by RAISE, which errs the other way (`valid_nll_conservative`).
+    pub valid_nll_conservative: Option<f64>,
 }
 
 /// Reads a metrics.jsonl: sorted by epoch, the last line of an epoch winning; non-finite or
@@ -557,6 +562,7 @@ pub fn read_metrics(path: &Path) -> Result<Vec<EpochMetrics>> {
                 epoch,
                 cost: finite(number_of("cost")),
                 valid_nll: finite(number_of("valid_nll")),
+                valid_nll_conservative: finite(number_of("valid_nll_conservative")),
             },
         );
     }
@@ -664,6 +670,10 @@ pub fn metrics_image(
         .iter()
         .filter_map(|m| m.valid_nll.map(|v| (m.epoch, v)))
         .collect();
+    let conservative: Vec<(f64, f64)> = metrics
+        .iter()
+        .filter_map(|m| m.valid_nll_conservative.map(|v| (m.epoch, v)))
+        .collect();
     ensure!(
         !costs.is_empty() || !valid.is_empty(),
         "no epoch has a cost to plot"
@@ -682,7 +692,7 @@ pub fn metrics_image(
         nice_ticks(lo, hi, 6.0, 0.0)
     };
     let v_ticks = (!valid.is_empty()).then(|| {
-        let (lo, hi) = range(&mut valid.iter().map(|p| p.1));
+        let (lo, hi) = range(&mut valid.iter().chain(&conservative).map(|p| p.1));
         nice_ticks(lo, hi, 6.0, 0.0)
     });
 
@@ -757,7 +767,20 @@ pub fn metrics_image(
     let mut legend_x = l;
     for (name, colour, present) in [
         ("cost", COST_COLOUR, !costs.is_empty()),
-        ("valid NLL", VALID_COLOUR, !valid.is_empty()),
+        (
+            if conservative.is_empty() {
+                "valid NLL"
+            } else {
+                "valid NLL (AIS)"
+            },
+            VALID_COLOUR,
+            !valid.is_empty(),
+        ),
+        (
+            "(RAISE)",
+            CONSERVATIVE_COLOUR,
+            !valid.is_empty() && !conservative.is_empty(),
+        ),
     ] {
         if present {
             image.fill(legend_x, 20, legend_x + 24, 24, colour);
@@ -790,6 +813,11 @@ pub fn metrics_image(
             &valid,
             &|v| layout.y_valid(v).expect("valid axis"),
             VALID_COLOUR,
+        );
+        curve(
+            &conservative,
+            &|v| layout.y_valid(v).expect("valid axis"),
+            CONSERVATIVE_COLOUR,
         );
     }
     Ok((image, layout))

@@ -344,6 +344,54 @@ fn a_training_chart_should_draw_cost_and_valid_nll_along_their_curves() {
 }
 
 #[test]
+fn a_chart_with_raise_figures_should_draw_them_on_the_valid_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let jsonl = dir.path().join("metrics.jsonl");
+    // Validation every 5 epochs, AIS below RAISE, the RAISE figures above the AIS range.
+    let points: Vec<(f64, f64, f64)> = (1..=8)
+        .map(|i| {
+            let e = f64::from(i * 5);
+            (e, 7.0 - 0.1 * e, 7.6 - 0.05 * e)
+        })
+        .collect();
+    let mut text = String::new();
+    for epoch in 1..=40 {
+        let mut line = serde_json::json!({"epoch": epoch, "cost": -0.3});
+        if let Some(&(_, ais, raise)) = points.iter().find(|p| p.0 == f64::from(epoch)) {
+            line["valid_nll"] = ais.into();
+            line["valid_nll_conservative"] = raise.into();
+        }
+        text.push_str(&format!("{line}\n"));
+    }
+    fs::write(&jsonl, text).unwrap();
+    let metrics = plot::read_metrics(&jsonl).unwrap();
+    assert_eq!(metrics[9].valid_nll_conservative, Some(7.1));
+    assert_eq!(metrics[10].valid_nll_conservative, None);
+
+    let out = dir.path().join("chart.png");
+    let layout = plot::plot_metrics(&jsonl, &out).unwrap();
+    let image = decode(&out);
+    // The axis covers both estimates.
+    let (lo, hi) = layout.valid_nll.unwrap();
+    assert!(lo <= points[7].1 && hi >= points[0].2, "{lo} {hi}");
+    for &(epoch, ais, raise) in &points {
+        let x = layout.x(epoch);
+        assert!(near(
+            &image,
+            x,
+            layout.y_valid(ais).unwrap(),
+            plot::VALID_COLOUR
+        ));
+        assert!(near(
+            &image,
+            x,
+            layout.y_valid(raise).unwrap(),
+            plot::CONSERVATIVE_COLOUR
+        ));
+    }
+}
+
+#[test]
 fn a_chart_without_valid_nll_should_have_one_curve() {
     let dir = tempfile::tempdir().unwrap();
     let jsonl = dir.path().join("metrics.jsonl");
@@ -361,6 +409,7 @@ fn a_chart_without_valid_nll_should_have_one_curve() {
         ));
     }
     assert!(!image.rgb.chunks(3).any(|p| p == plot::VALID_COLOUR));
+    assert!(!image.rgb.chunks(3).any(|p| p == plot::CONSERVATIVE_COLOUR));
 
     fs::write(&jsonl, "{\"epoch\": 1}\nnot json\n{\"epoch\": 2}\n").unwrap();
     let error = plot::plot_metrics(&jsonl, &out).unwrap_err();
