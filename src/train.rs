@@ -5,8 +5,8 @@
 //! original's batches of 100); each update takes `batch_size` chunks (1 = the original's one
 //! update per chunk), padded and masked to a common length, chunks of similar length together
 //! ([`batches`]). The chunk order is shuffled every
-//! epoch from a seed derived from `--seed` and the epoch, and libtorch's generator is re-seeded
-//! the same way, so a resumed run sees the same data order and samples as an uninterrupted one.
+//! epoch from a seed derived from `--seed` and the epoch, and the random generators are re-seeded
+//! the same way ([`crate::model::rng::manual_seed`]), so a resumed run sees the same data order and samples as an uninterrupted one.
 use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig};
 use crate::corpus::{is_piano_roll_json, Corpus, DEFAULT_DATA};
@@ -307,8 +307,8 @@ fn pad_batch(chunks: &[Tensor], indices: &[usize]) -> (Tensor, Tensor) {
 /// chunks of similar length go together: the shuffled order is cut into windows of
 /// `BUCKET_WINDOW` updates, each window is sorted by length (stably, so ties stay shuffled) and
 /// cut into updates, and the updates are shuffled again. On the JSB train split (229 pieces of
-/// 25–129 frames, mean 60) this cuts the padded frames per epoch from about 60 % of the
-/// computation to about 5 %, for the same loss: padding is masked out of it.
+/// 25–129 frames, mean 60; 243 chunks) padding falls from about 34 % of the computation (39 % at
+/// 16 per update) to about 15 %, for the same loss: padding is masked out of it.
 pub fn batches(
     order: &[usize],
     lengths: &[i64],

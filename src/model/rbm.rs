@@ -21,7 +21,7 @@ pub fn visible_probs(h: &Tensor, w: &Tensor, bv: &Tensor) -> Tensor {
     (h.matmul(&w.tr()) + bv).sigmoid()
 }
 
-/// Binary sample with `P(1) = p`: one uniform draw compared with the probability (cheaper than
+/// Binary sample with `P(1) = p`: one uniform draw per unit, `ceil(p − u)` (cheaper than
 /// libtorch's `bernoulli`, same distribution); the uniforms come from [`super::rng`], which runs on
 /// every thread where libtorch's CPU generator runs on one.
 pub fn bernoulli(p: &Tensor) -> Tensor {
