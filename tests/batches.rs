@@ -2,25 +2,25 @@
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use rnn_rbm::train::batches;
 
-fn jsb_like_lengths() -> Vec<i64> {
-    // 240 chunks of 25–100 frames, like the JSB train split cut into chunks of 100.
-    (0..240).map(|i| 25 + (i * 37 % 76) as i64).collect()
+/// 240 chunk lengths of 25–100 frames, like the JSB train split cut into chunks of 100, and the
+/// chunks in a shuffled order.
+fn jsb_like_chunks() -> (Vec<i64>, Vec<usize>) {
+    let lengths: Vec<i64> = (0..240).map(|i| 25 + (i * 37 % 76) as i64).collect();
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(1));
+    (lengths, order)
 }
 
 #[test]
 fn one_chunk_per_update_keeps_the_shuffled_order() {
-    let lengths = jsb_like_lengths();
-    let mut order: Vec<usize> = (0..lengths.len()).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(1));
+    let (lengths, order) = jsb_like_chunks();
     let updates = batches(&order, &lengths, 1, &mut StdRng::seed_from_u64(2));
     assert_eq!(updates.concat(), order);
 }
 
 #[test]
 fn every_chunk_is_used_once_and_similar_lengths_go_together() {
-    let lengths = jsb_like_lengths();
-    let mut order: Vec<usize> = (0..lengths.len()).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(1));
+    let (lengths, order) = jsb_like_chunks();
     let updates = batches(&order, &lengths, 16, &mut StdRng::seed_from_u64(2));
     assert!(updates.iter().all(|b| !b.is_empty() && b.len() <= 16));
     let mut seen = updates.concat();
