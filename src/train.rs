@@ -335,10 +335,14 @@ fn epoch_seed(seed: u64, epoch: usize) -> u64 {
         .wrapping_add(epoch as u64)
 }
 
-fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
+/// A new model with its initial weights drawn from `seed`. They are drawn on the CPU and then
+/// moved to `device`, so a seed gives the same model on every device (CUDA's generator would
+/// draw other numbers from the same seed).
+pub fn new_model(config: &ModelConfig, device: Device, seed: u64) -> (nn::VarStore, RnnRbm) {
     crate::model::rng::manual_seed(seed as i64);
-    let vs = nn::VarStore::new(device);
+    let mut vs = nn::VarStore::new(Device::Cpu);
     let model = RnnRbm::for_config(&vs.root(), config);
+    vs.set_device(device);
     (vs, model)
 }
 

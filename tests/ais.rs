@@ -1,8 +1,10 @@
 //! AIS against the exact partition function (a sum over hidden configurations) of RBMs small
 //! enough to enumerate, with visible biases from realistic to extreme.
+mod common;
+use common::dev;
 use rnn_rbm::model::ais;
 use rnn_rbm::model::rbm::{exact_log_partition, gibbs_chain};
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 /// `frames` RBMs sharing `W (V, H)` with `W ~ N(0, w_scale)`, and per-frame biases.
 fn rbms(
@@ -15,7 +17,7 @@ fn rbms(
     bv_scale: f64,
 ) -> (Tensor, Tensor, Tensor) {
     tch::manual_seed(seed);
-    let opts = (Kind::Float, Device::Cpu);
+    let opts = (Kind::Float, dev());
     let w = Tensor::randn([v, h], opts) * w_scale;
     let bv = Tensor::randn([frames, v], opts) * bv_scale + bv_mean;
     let bh = Tensor::randn([frames, h], opts) * 0.5 - 0.5;
@@ -135,7 +137,7 @@ fn ais_matches_the_exact_log_z_with_strong_weights() {
 fn ais_matches_the_exact_log_z_with_extreme_visible_biases() {
     // Biases of ±8: units almost always off or on.
     let (w, _, bh) = rbms(3, 30, 10, 12, 0.7, 0.0, 1.0);
-    let signs = Tensor::randint(2, [12, 30], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
+    let signs = Tensor::randint(2, [12, 30], (Kind::Float, dev())) * 2.0 - 1.0;
     let bv = signs * 8.0;
     check("extreme biases", w, bv, bh, 0.1, 0.03);
 }
@@ -144,7 +146,7 @@ fn ais_matches_the_exact_log_z_with_extreme_visible_biases() {
 fn an_rbm_without_weights_is_estimated_exactly() {
     // W = 0: the base distribution is the target, every weight is 1, ESS is 1.
     let (_, bv, bh) = rbms(4, 20, 8, 5, 0.0, -2.0, 1.0);
-    let w = Tensor::zeros([20, 8], (Kind::Float, Device::Cpu));
+    let w = Tensor::zeros([20, 8], (Kind::Float, dev()));
     let truth = exact(&w, &bv, &bh);
     let opts = ais::AisOptions {
         chains: 10,

@@ -1,32 +1,34 @@
 //! Clamped Gibbs sampling: held notes stay exactly as held, and the free notes follow the RBM's
 //! exact conditional distribution given them.
+mod common;
+use common::dev;
 use rnn_rbm::model::clamped::{limit_notes, Clamp};
 use rnn_rbm::model::rbm::free_energy;
 use rnn_rbm::model::RnnRbm;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 fn model(v: i64, h: i64, r: i64, seed: i64, w_scale: f64) -> (nn::VarStore, RnnRbm) {
     tch::manual_seed(seed);
-    let vs = nn::VarStore::new(Device::Cpu);
+    let vs = nn::VarStore::new(dev());
     let m = RnnRbm::new(&vs.root(), v, h, r);
     tch::no_grad(|| {
         let _ =
             m.w.shallow_clone()
-                .copy_(&(Tensor::randn([v, h], (Kind::Float, Device::Cpu)) * w_scale));
+                .copy_(&(Tensor::randn([v, h], (Kind::Float, dev())) * w_scale));
         let _ =
             m.bv.shallow_clone()
-                .copy_(&(Tensor::randn([1, v], (Kind::Float, Device::Cpu)) * 0.5));
+                .copy_(&(Tensor::randn([1, v], (Kind::Float, dev())) * 0.5));
         let _ =
             m.bh.shallow_clone()
-                .copy_(&(Tensor::randn([1, h], (Kind::Float, Device::Cpu)) * 0.5));
+                .copy_(&(Tensor::randn([1, h], (Kind::Float, dev())) * 0.5));
         let _ = m
             .wuv
             .shallow_clone()
-            .copy_(&(Tensor::randn([r, v], (Kind::Float, Device::Cpu)) * 0.5));
+            .copy_(&(Tensor::randn([r, v], (Kind::Float, dev())) * 0.5));
         let _ = m
             .wvu
             .shallow_clone()
-            .copy_(&(Tensor::randn([v, r], (Kind::Float, Device::Cpu)) * 0.5));
+            .copy_(&(Tensor::randn([v, r], (Kind::Float, dev())) * 0.5));
     });
     (vs, m)
 }
@@ -35,7 +37,7 @@ fn model(v: i64, h: i64, r: i64, seed: i64, w_scale: f64) -> (nn::VarStore, RnnR
 fn held_notes_are_exactly_preserved_in_every_frame() {
     let (_vs, m) = model(12, 8, 6, 1, 1.5);
     let (b, t, v) = (5, 7, 12);
-    let opts = (Kind::Float, Device::Cpu);
+    let opts = (Kind::Float, dev());
     let fixed = Tensor::rand([b, t, v], opts).lt(0.4).to_kind(Kind::Float);
     let value = Tensor::rand([b, t, v], opts).lt(0.5).to_kind(Kind::Float);
     let clamp = Clamp {
@@ -74,7 +76,7 @@ fn free_notes_follow_the_exact_conditional_given_the_held_ones() {
     // the first frame has biases bv, bh (u0 = 0), so p(free | held) ∝ exp(−F(v)) exactly.
     let (_vs, m) = model(5, 3, 2, 2, 2.0);
     let n = 6000;
-    let opts = (Kind::Float, Device::Cpu);
+    let opts = (Kind::Float, dev());
     let fixed = Tensor::zeros([n, 1, 5], opts);
     let value = Tensor::zeros([n, 1, 5], opts);
     let _ = fixed.narrow(2, 0, 1).fill_(1.0);
@@ -105,7 +107,7 @@ fn free_notes_follow_the_exact_conditional_given_the_held_ones() {
             ]
         })
         .collect();
-    let states = Tensor::from_slice(&states).view([8, 5]);
+    let states = Tensor::from_slice(&states).to_device(dev()).view([8, 5]);
     let f = free_energy(&states, &m.w, &m.bv, &m.bh).detach();
     let p = (-f).softmax(0, Kind::Double);
     let exact = Vec::<f64>::try_from(p).unwrap();
@@ -119,10 +121,18 @@ fn free_notes_follow_the_exact_conditional_given_the_held_ones() {
 
 #[test]
 fn a_note_limit_keeps_held_notes_and_then_the_likeliest() {
-    let v = Tensor::from_slice(&[1f32, 1., 1., 1., 0., 1.]).view([1, 6]);
-    let p = Tensor::from_slice(&[0.9f32, 0.2, 0.8, 0.6, 0.99, 0.7]).view([1, 6]);
-    let fixed = Tensor::from_slice(&[0f32, 1., 0., 0., 0., 0.]).view([1, 6]);
-    let value = Tensor::from_slice(&[0f32, 1., 0., 0., 0., 0.]).view([1, 6]);
+    let v = Tensor::from_slice(&[1f32, 1., 1., 1., 0., 1.])
+        .to_device(dev())
+        .view([1, 6]);
+    let p = Tensor::from_slice(&[0.9f32, 0.2, 0.8, 0.6, 0.99, 0.7])
+        .to_device(dev())
+        .view([1, 6]);
+    let fixed = Tensor::from_slice(&[0f32, 1., 0., 0., 0., 0.])
+        .to_device(dev())
+        .view([1, 6]);
+    let value = Tensor::from_slice(&[0f32, 1., 0., 0., 0., 0.])
+        .to_device(dev())
+        .view([1, 6]);
     let kept = limit_notes(&v, &p, &fixed, &value, 3);
     // Held note 1 stays although unlikely; then 0 (0.9) and 2 (0.8); not 4 (off in the sample).
     assert_eq!(

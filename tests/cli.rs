@@ -597,14 +597,14 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     let out = rnn_rbm(
         dir.path(),
         &train_args(
-            "20",
+            "40",
             &[
                 "--valid",
                 "valid",
                 "--valid-every",
-                "5",
+                "10",
                 "--save-every",
-                "20",
+                "40",
             ],
         ),
     );
@@ -621,7 +621,7 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .collect();
     assert_eq!(
         scored.iter().map(|s| s.0).collect::<Vec<_>>(),
-        vec![5, 10, 15, 20]
+        vec![10, 20, 30, 40]
     );
     let (best_epoch, best_nll) =
         scored
@@ -732,7 +732,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     write_chord_corpus(&dir.path().join("corpus"), 8, 48);
     assert_ok(&rnn_rbm(
         dir.path(),
-        &train_args("30", &["--save-every", "30"]),
+        &train_args("80", &["--save-every", "80"]),
     ));
 
     // The melody: the top notes of the chords (G, A, G, A, …), with a rest at step 5 and a
@@ -756,7 +756,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
             "harmonize",
             "melody.mid",
             "--checkpoint",
-            "epoch_30.ot",
+            "epoch_80.ot",
             "-o",
             "h/harm.mid",
             "--count",
@@ -818,7 +818,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
         dir.path(),
         &[
             "generate",
-            "epoch_30.ot",
+            "epoch_80.ot",
             "--primer",
             primer.to_str().unwrap(),
             "--continue",
@@ -839,7 +839,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     assert_ok(&out);
     let primer_roll = PianoRoll::from_song(&midi::read_file(&primer).unwrap(), 1, 21, 88).unwrap();
     for i in 0..2 {
-        let path = dir.path().join(format!("cont/epoch_30_seed4_{i}.mid"));
+        let path = dir.path().join(format!("cont/epoch_80_seed4_{i}.mid"));
         let roll = PianoRoll::from_song(&midi::read_file(&path).unwrap(), 1, 21, 88).unwrap();
         assert_eq!(roll.steps(), 20, "8 primer steps + 12 new ones");
         assert_eq!(roll.sounding[..8 * 88], primer_roll.sounding[..8 * 88]);
@@ -853,7 +853,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
             "infill",
             primer.to_str().unwrap(),
             "--checkpoint",
-            "epoch_30.ot",
+            "epoch_80.ot",
             "--from",
             "3",
             "--to",
@@ -901,7 +901,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
             "infill",
             primer.to_str().unwrap(),
             "--checkpoint",
-            "epoch_30.ot",
+            "epoch_80.ot",
             "--from",
             "40",
             "--to",

@@ -2,12 +2,14 @@
 //! of validation chorales: held notes exact, nothing above the melody, a full texture, and the
 //! model's log-likelihood of its harmonisations beside that of Bach's own (printed with
 //! `cargo test --release --test jsb_harmonize -- --nocapture`).
+mod common;
+use common::dev;
 use rnn_rbm::corpus::Corpus;
 use rnn_rbm::evaluate::continuation_nll;
 use rnn_rbm::generate::{frames_to_roll, load_model, roll_to_frames};
 use rnn_rbm::harmonize::{clamp_tensors, frames_with_at_least, melody_clamp, melody_of};
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::{Kind, Tensor};
 
 const CHECKPOINT: &str = "parameter_checkpoints/jsb/best.ot";
 const DATA: &str = "data/jsb-chorales-quarter.json";
@@ -15,7 +17,7 @@ const DATA: &str = "data/jsb-chorales-quarter.json";
 #[test]
 fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
     tch::manual_seed(7);
-    let loaded = load_model(Path::new(CHECKPOINT), Device::Cpu).unwrap();
+    let loaded = load_model(Path::new(CHECKPOINT), dev()).unwrap();
     let config = loaded.sidecar.model.clone();
     let model = &loaded.model;
     let corpus = Corpus::load(Path::new(DATA), Some("valid"), &config).unwrap();
@@ -25,12 +27,9 @@ fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
     for piece in corpus.pieces.iter().step_by(8).take(8) {
         let melody = melody_of(&piece.roll);
         let (fixed, value) = melody_clamp(&melody);
-        let clamp = clamp_tensors(&fixed, &value, &config, alternatives, Device::Cpu);
+        let clamp = clamp_tensors(&fixed, &value, &config, alternatives, dev());
         let u0 = model.initial_state(alternatives);
-        let v0 = Tensor::zeros(
-            [alternatives, config.n_visible()],
-            (Kind::Float, Device::Cpu),
-        );
+        let v0 = Tensor::zeros([alternatives, config.n_visible()], (Kind::Float, dev()));
         let out = model.generate_clamped(&u0, &v0, &clamp, 25, Some(4));
         let frames = out.size()[1];
         // Held cells are exactly as held: the melody, and silence above it.
@@ -49,7 +48,7 @@ fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
             full += frames_with_at_least(&roll, 3) / alternatives as f64;
         }
         // The model's NLL of Bach's chorale and of its own harmonisations of the same soprano.
-        let bach = roll_to_frames(&piece.roll, &config, Device::Cpu).unsqueeze(0);
+        let bach = roll_to_frames(&piece.roll, &config, dev()).unsqueeze(0);
         let bach_nll = continuation_nll(
             model,
             &model.initial_state(1),

@@ -1,14 +1,18 @@
 //! The model's mathematics against hand computations, enumeration and finite differences.
+mod common;
+use common::dev;
 use rnn_rbm::config::Cell;
 use rnn_rbm::model::rbm::{
     bernoulli, exact_log_partition, free_energy, gibbs_chain, hidden_probs, visible_probs,
 };
 use rnn_rbm::model::RnnRbm;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Kind, Tensor};
 
 fn t2(rows: &[&[f64]]) -> Tensor {
     let flat: Vec<f64> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-    Tensor::from_slice(&flat).view([rows.len() as i64, rows[0].len() as i64])
+    Tensor::from_slice(&flat)
+        .to_device(dev())
+        .view([rows.len() as i64, rows[0].len() as i64])
 }
 
 fn close(a: f64, b: f64, tol: f64) -> bool {
@@ -60,16 +64,18 @@ fn all_states(n: usize) -> Tensor {
     let rows: Vec<f64> = (0..1usize << n)
         .flat_map(|c| (0..n).map(move |i| ((c >> i) & 1) as f64))
         .collect();
-    Tensor::from_slice(&rows).view([1 << n, n as i64])
+    Tensor::from_slice(&rows)
+        .to_device(dev())
+        .view([1 << n, n as i64])
 }
 
 #[test]
 fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
     tch::manual_seed(7);
     let (nv, nh) = (5, 4);
-    let w = Tensor::randn([nv, nh], (Kind::Double, Device::Cpu));
-    let bv = Tensor::randn([1, nv], (Kind::Double, Device::Cpu));
-    let bh = Tensor::randn([1, nh], (Kind::Double, Device::Cpu));
+    let w = Tensor::randn([nv, nh], (Kind::Double, dev()));
+    let bv = Tensor::randn([1, nv], (Kind::Double, dev()));
+    let bh = Tensor::randn([1, nh], (Kind::Double, dev()));
     let vs = all_states(nv as usize);
     let hs = all_states(nh as usize);
     // -E(v, h) = v·bv + h·bh + v W h for every pair.
@@ -90,6 +96,7 @@ fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
 fn bernoulli_samples_are_binary_with_the_given_probabilities() {
     tch::manual_seed(1);
     let p = Tensor::from_slice(&[0.0f32, 0.1, 0.5, 0.9, 1.0])
+        .to_device(dev())
         .unsqueeze(0)
         .expand([40_000, 5], false)
         .contiguous();
@@ -111,10 +118,12 @@ fn gibbs_chain_of_an_rbm_without_weights_samples_the_visible_biases() {
     // With W = 0 the visible units are independent with p = sigmoid(bv), whatever the start.
     tch::manual_seed(2);
     let n = 20_000;
-    let w = Tensor::zeros([3, 4], (Kind::Float, Device::Cpu));
-    let bv = Tensor::from_slice(&[-2.0f32, 0.0, 1.5]).unsqueeze(0);
-    let bh = Tensor::zeros([1, 4], (Kind::Float, Device::Cpu));
-    let v0 = Tensor::ones([n, 3], (Kind::Float, Device::Cpu));
+    let w = Tensor::zeros([3, 4], (Kind::Float, dev()));
+    let bv = Tensor::from_slice(&[-2.0f32, 0.0, 1.5])
+        .to_device(dev())
+        .unsqueeze(0);
+    let bh = Tensor::zeros([1, 4], (Kind::Float, dev()));
+    let v0 = Tensor::ones([n, 3], (Kind::Float, dev()));
     let v = gibbs_chain(&v0, &w, &bv, &bh, 3);
     let mean = v.mean_dim(0, false, Kind::Double);
     for (i, b) in [-2.0f64, 0.0, 1.5].into_iter().enumerate() {
@@ -131,7 +140,7 @@ fn random_model(nv: i64, nh: i64, nr: i64, seed: i64) -> (nn::VarStore, RnnRbm) 
 
 fn random_model_with(cell: Cell, nv: i64, nh: i64, nr: i64, seed: i64) -> (nn::VarStore, RnnRbm) {
     tch::manual_seed(seed);
-    let mut vs = nn::VarStore::new(Device::Cpu);
+    let mut vs = nn::VarStore::new(dev());
     let model = RnnRbm::with_cell(cell, &vs.root(), nv, nh, nr);
     vs.double();
     tch::no_grad(|| {
@@ -144,7 +153,7 @@ fn random_model_with(cell: Cell, nv: i64, nh: i64, nr: i64, seed: i64) -> (nn::V
 
 fn binary(shape: &[i64], seed: i64) -> Tensor {
     tch::manual_seed(seed);
-    Tensor::rand(shape, (Kind::Double, Device::Cpu))
+    Tensor::rand(shape, (Kind::Double, dev()))
         .lt(0.4)
         .to_kind(Kind::Double)
 }
@@ -216,8 +225,9 @@ fn a_gru_step_matches_a_hand_computation() {
 fn check_gradients(m: &RnnRbm) -> usize {
     let v = binary(&[2, 5, 6], 12);
     let neg = binary(&[2, 5, 6], 13); // negative samples held fixed
-    let mask =
-        Tensor::from_slice(&[1.0f64, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]).view([2, 5]);
+    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+        .to_device(dev())
+        .view([2, 5]);
     let loss = m.free_energy_gap(&v, &neg, &mask);
     loss.backward();
     let eps = 1e-6;
@@ -260,17 +270,18 @@ fn padded_frames_do_not_change_the_loss() {
     let na = binary(&[1, 3, 6], 24);
     let nb = binary(&[1, 5, 6], 25);
     let gap_a = m
-        .free_energy_gap(&a, &na, &Tensor::ones([1, 3], (Kind::Double, Device::Cpu)))
+        .free_energy_gap(&a, &na, &Tensor::ones([1, 3], (Kind::Double, dev())))
         .double_value(&[]);
     let gap_b = m
-        .free_energy_gap(&b, &nb, &Tensor::ones([1, 5], (Kind::Double, Device::Cpu)))
+        .free_energy_gap(&b, &nb, &Tensor::ones([1, 5], (Kind::Double, dev())))
         .double_value(&[]);
     // `a` padded with junk frames to length 5 and batched with `b`.
-    let junk = Tensor::ones([1, 2, 6], (Kind::Double, Device::Cpu));
+    let junk = Tensor::ones([1, 2, 6], (Kind::Double, dev()));
     let v = Tensor::cat(&[Tensor::cat(&[&a, &junk], 1), b], 0);
     let neg = Tensor::cat(&[Tensor::cat(&[&na, &junk], 1), nb], 0);
-    let mask =
-        Tensor::from_slice(&[1.0f64, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]).view([2, 5]);
+    let mask = Tensor::from_slice(&[1.0f64, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0])
+        .to_device(dev())
+        .view([2, 5]);
     let batched = m.free_energy_gap(&v, &neg, &mask).double_value(&[]);
     assert!(close(batched, (3.0 * gap_a + 5.0 * gap_b) / 8.0, 1e-12));
 }
@@ -279,7 +290,7 @@ fn padded_frames_do_not_change_the_loss() {
 fn generation_returns_binary_vectors_of_the_requested_shape() {
     let (_vs, m) = random_model(6, 4, 3, 31);
     let u = m.initial_state(2);
-    let v0 = Tensor::zeros([2, 6], (Kind::Double, Device::Cpu));
+    let v0 = Tensor::zeros([2, 6], (Kind::Double, dev()));
     let out = m.generate(&u, &v0, 7, 5);
     assert_eq!(out.size(), vec![2, 7, 6]);
     assert!(bool::try_from(out.eq(0.0).logical_or(&out.eq(1.0)).all()).unwrap());
@@ -289,8 +300,8 @@ fn generation_returns_binary_vectors_of_the_requested_shape() {
 fn the_fast_bit_generator_gives_uniform_independent_bits_and_repeats_after_reseeding() {
     use rnn_rbm::model::rng;
     rng::manual_seed(3);
-    let a = rng::random_bits(200_000, Device::Cpu);
-    let b = rng::random_bits(200_000, Device::Cpu);
+    let a = rng::random_bits(200_000, dev());
+    let b = rng::random_bits(200_000, dev());
     let u = a.to_kind(Kind::Double) / 2147483648.0;
     // Uniform on [0, 1): mean 1/2, variance 1/12, every tenth holds about a tenth.
     assert!((u.mean(Kind::Double).double_value(&[]) - 0.5).abs() < 0.003);
@@ -316,7 +327,7 @@ fn the_fast_bit_generator_gives_uniform_independent_bits_and_repeats_after_resee
     assert!((low - 0.5).abs() < 0.005);
     // The same seed gives the same bits.
     rng::manual_seed(3);
-    assert!(rng::random_bits(200_000, Device::Cpu).equal(&a));
+    assert!(rng::random_bits(200_000, dev()).equal(&a));
 }
 
 #[test]
@@ -325,6 +336,7 @@ fn bernoulli_samples_are_binary_with_the_given_probabilities_and_exact_at_zero_a
     rnn_rbm::model::rng::manual_seed(11);
     let probs = [0.0f32, 0.001, 0.1, 0.5, 0.9, 0.999, 1.0];
     let p = Tensor::from_slice(&probs)
+        .to_device(dev())
         .unsqueeze(0)
         .expand([100_000, 7], false)
         .contiguous();
@@ -339,4 +351,51 @@ fn bernoulli_samples_are_binary_with_the_given_probabilities_and_exact_at_zero_a
     }
     assert_eq!(means[0], 0.0);
     assert_eq!(means[6], 1.0);
+}
+
+#[test]
+fn the_bit_generator_gives_the_same_bits_on_the_test_device_as_on_the_cpu() {
+    use rnn_rbm::model::rng;
+    let draws = |device| {
+        rng::manual_seed(5);
+        (0..3)
+            .map(|_| rng::random_bits(70_001, device).to_device(tch::Device::Cpu))
+            .collect::<Vec<_>>()
+    };
+    let (here, cpu) = (draws(dev()), draws(tch::Device::Cpu));
+    for (a, b) in here.iter().zip(&cpu) {
+        assert!(a.equal(b));
+    }
+    assert!(!here[0].equal(&here[1]), "successive draws must differ");
+}
+
+#[test]
+fn the_loss_and_its_gradient_on_the_test_device_match_the_cpu() {
+    // The same double-precision model on the CPU and on the test device.
+    let (vs, m) = random_model(6, 4, 3, 41);
+    let mut cpu_vs = nn::VarStore::new(tch::Device::Cpu);
+    let cpu_model = RnnRbm::with_cell(Cell::Tanh, &cpu_vs.root(), 6, 4, 3);
+    cpu_vs.double();
+    cpu_vs.copy(&vs).unwrap();
+    let v = binary(&[2, 5, 6], 42);
+    let neg = binary(&[2, 5, 6], 43);
+    let mask = v.ones_like().narrow(2, 0, 1).squeeze_dim(2);
+    let cpu = |t: &Tensor| t.to_device(tch::Device::Cpu);
+    let loss_here = m.free_energy_gap(&v, &neg, &mask);
+    let loss_cpu = cpu_model.free_energy_gap(&cpu(&v), &cpu(&neg), &cpu(&mask));
+    assert!(close(
+        loss_here.double_value(&[]),
+        loss_cpu.double_value(&[]),
+        1e-12
+    ));
+    loss_here.backward();
+    loss_cpu.backward();
+    for ((name, a), (_, b)) in m
+        .named_parameters()
+        .iter()
+        .zip(cpu_model.named_parameters())
+    {
+        let diff = (cpu(&a.grad()) - b.grad()).abs().max().double_value(&[]);
+        assert!(diff < 1e-10, "{name}: gradients differ by {diff}");
+    }
 }
