@@ -461,45 +461,88 @@ struct UnsavedEpoch {
     state: Vec<(String, Tensor)>,
 }
 
-/// `rnn-rbm train`.
-pub fn run_train(args: TrainArgs) -> Result<()> {
-    let device = device::select(args.run.device, args.run.threads)?;
-    if args.save_every == 0 {
-        bail!("--save-every must be at least 1");
+/// A checkpoint to resume from: its path, sidecar and tensors.
+type Resumed = (PathBuf, Sidecar, std::collections::HashMap<String, Tensor>);
+
+/// What a `train` command resolves to before anything is loaded: the model, the
+/// hyper-parameters (the checkpoint's when resuming, flags override), the data and the folder.
+struct Plan {
+    resumed: Option<Resumed>,
+    config: ModelConfig,
+    params: TrainParams,
+    data_path: PathBuf,
+    split: Option<String>,
+    out: PathBuf,
+}
+
+impl Plan {
+    fn from_args(args: &TrainArgs) -> Result<Plan> {
+        let resumed = match &args.resume {
+            Some(name) => Some(load_resumed(name, args.model.layout)?),
+            None => None,
+        };
+        let (config, mut params, corpus_default) = match &resumed {
+            Some((_, s, _)) => (
+                s.model.clone(),
+                s.train.clone(),
+                (PathBuf::from(&s.corpus.path), s.corpus.split.clone()),
+            ),
+            None => (
+                model_config(&args.model),
+                TrainParams::defaults(),
+                (PathBuf::from(DEFAULT_DATA), None),
+            ),
+        };
+        apply_flags(&mut params, args);
+        let (data_path, split) = match &args.data.data {
+            Some(d) => (d.clone(), args.data.split.clone()),
+            None => (
+                corpus_default.0,
+                args.data.split.clone().or(corpus_default.1),
+            ),
+        };
+        set_validation(&mut params, args, &data_path)?;
+        let out = match (&args.out, &resumed) {
+            (Some(out), _) => out.clone(),
+            (None, Some((path, _, _))) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            (None, None) => PathBuf::from(checkpoint::DEFAULT_DIR),
+        };
+        Ok(Plan {
+            resumed,
+            config,
+            params,
+            data_path,
+            split,
+            out,
+        })
     }
-    // Model and hyper-parameters: the checkpoint's when resuming, flags override.
-    let resumed = match &args.resume {
-        Some(name) => {
-            let path = checkpoint::resolve(name)?;
-            let (sidecar, tensors) = checkpoint::load(&path)?;
-            if sidecar.stage != Stage::Trained {
-                bail!("{} is a pre-trained RBM, not a training checkpoint: start training without --resume", path.display());
-            }
-            if let Some(layout) = args.model.layout {
-                if layout != sidecar.model.layout {
-                    bail!(
-                        "{} has layout {}, not {layout}",
-                        path.display(),
-                        sidecar.model.layout
-                    );
-                }
-            }
-            Some((path, sidecar, tensors))
+}
+
+/// The checkpoint named by `--resume`, refused if it is not a training checkpoint or has
+/// another layout than `--layout`.
+fn load_resumed(name: &Path, layout: Option<Layout>) -> Result<Resumed> {
+    let path = checkpoint::resolve(name)?;
+    let (sidecar, tensors) = checkpoint::load(&path)?;
+    if sidecar.stage != Stage::Trained {
+        bail!(
+            "{} is a pre-trained RBM, not a training checkpoint: start training without --resume",
+            path.display()
+        );
+    }
+    if let Some(layout) = layout {
+        if layout != sidecar.model.layout {
+            bail!(
+                "{} has layout {}, not {layout}",
+                path.display(),
+                sidecar.model.layout
+            );
         }
-        None => None,
-    };
-    let (config, mut params, corpus_default) = match &resumed {
-        Some((_, s, _)) => (
-            s.model.clone(),
-            s.train.clone(),
-            (PathBuf::from(&s.corpus.path), s.corpus.split.clone()),
-        ),
-        None => (
-            model_config(&args.model),
-            TrainParams::defaults(),
-            (PathBuf::from(DEFAULT_DATA), None),
-        ),
-    };
+    }
+    Ok((path, sidecar, tensors))
+}
+
+/// The training flags given on the command line, over `params`.
+fn apply_flags(params: &mut TrainParams, args: &TrainArgs) {
     params.lr = args.lr.unwrap_or(params.lr);
     params.k = args.k.unwrap_or(params.k);
     params.optimizer = args.optimizer.unwrap_or(params.optimizer);
@@ -512,14 +555,16 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     params.weight_decay = args.weight_decay.unwrap_or(params.weight_decay).max(0.0);
     params.lr_halflife = args.lr_halflife.or(params.lr_halflife);
     params.cd_start = args.cd_start.unwrap_or(params.cd_start);
-    let (data_path, split) = match args.data.data {
-        Some(d) => (d, args.data.split),
-        None => (corpus_default.0, args.data.split.or(corpus_default.1)),
-    };
+}
 
+/// `--valid`, `--valid-split` and the validation settings, over `params.validation`.
+fn set_validation(params: &mut TrainParams, args: &TrainArgs, data_path: &Path) -> Result<()> {
     if args.valid.is_some() || args.valid_split.is_some() {
-        let path = args.valid.clone().unwrap_or_else(|| data_path.clone());
-        if args.valid.is_none() && !is_piano_roll_json(&data_path) {
+        let path = args
+            .valid
+            .clone()
+            .unwrap_or_else(|| data_path.to_path_buf());
+        if args.valid.is_none() && !is_piano_roll_json(data_path) {
             bail!("--valid-split names a split of a piano-roll JSON file: give --data FILE.json (or --valid FILE)");
         }
         params.validation = Some(Validation {
@@ -536,18 +581,24 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         v.chains = args.valid_chains.unwrap_or(v.chains).max(2);
         v.temperatures = args.valid_temperatures.unwrap_or(v.temperatures).max(1);
     }
-    let out = match (&args.out, &resumed) {
-        (Some(out), _) => out.clone(),
-        (None, Some((path, _, _))) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        (None, None) => PathBuf::from(checkpoint::DEFAULT_DIR),
-    };
-    let out = &out;
+    Ok(())
+}
+
+/// `rnn-rbm train`: the set-up, then each epoch ([`Run::train_epoch`]) followed by its
+/// validation and checkpoints ([`Run::after_epoch`]), then the end ([`Run::finish`]).
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    let device = device::select(args.run.device, args.run.threads)?;
+    if args.save_every == 0 {
+        bail!("--save-every must be at least 1");
+    }
+    let plan = Plan::from_args(&args)?;
+    let (config, params) = (&plan.config, &plan.params);
     interrupt::install();
     eprintln!("{} on {device:?}", config.describe());
     let data = TrainingData::load(
-        &data_path,
-        split.as_deref(),
-        &config,
+        &plan.data_path,
+        plan.split.as_deref(),
+        config,
         params.transpose,
         device,
     )?;
@@ -555,13 +606,13 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         Some(v) => Some(TrainingData::load(
             Path::new(&v.path),
             v.split.as_deref(),
-            &config,
+            config,
             0,
             device,
         )?),
         None => None,
     };
-    let (_vs, model) = new_model(&config, device, params.seed);
+    let (_vs, model) = new_model(config, device, params.seed);
     let mut opt = Optimizer::new(
         params.optimizer,
         params.lr,
@@ -569,7 +620,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         model.named_parameters(),
     );
     opt.weight_decay = params.weight_decay;
-    let start_epoch = match &resumed {
+    let start_epoch = match &plan.resumed {
         Some((path, sidecar, tensors)) => {
             checkpoint::restore(path, &model.named_parameters(), tensors)?;
             opt.load_state(tensors)
@@ -578,7 +629,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             sidecar.epoch
         }
         None => {
-            start_from_pretrained(&model, &config, &data, &params, out, args.no_init)?;
+            start_from_pretrained(&model, config, &data, params, &plan.out, args.no_init)?;
             0
         }
     };
@@ -589,93 +640,164 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         );
         return Ok(());
     }
-
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let metrics_path = out.join("metrics.jsonl");
-    let mut metrics = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resumed.is_some())
-        .truncate(resumed.is_none())
-        .open(&metrics_path)
-        .with_context(|| format!("cannot open {}", metrics_path.display()))?;
-
-    let best_path = out.join("best.ot");
-    let mut best_nll = match (&resumed, best_path.exists()) {
-        (Some(_), true) => {
-            let best = checkpoint::load(&best_path)?.0;
-            best.valid_nll_conservative
-                .or(best.valid_nll)
-                .unwrap_or(f64::INFINITY)
-        }
-        _ => f64::INFINITY,
-    };
-    let chunks = data.chunks(params.chunk_len);
-    let mut order: Vec<usize> = (0..chunks.len()).collect();
-    let lengths: Vec<i64> = chunks.iter().map(|c| c.size()[0]).collect();
-    let frames: i64 = lengths.iter().sum();
+    let mut run = Run::start(&plan, &data, valid, args.epochs, args.save_every)?;
     eprintln!(
         "training epochs {}..{} : {} chunks of ≤{} vectors, {} per update, {:?} lr {} k {}",
         start_epoch + 1,
         args.epochs,
-        chunks.len(),
+        run.chunks.len(),
         params.chunk_len,
         params.batch_size,
         params.optimizer,
         params.lr,
         params.k
     );
-    let run_start = Instant::now();
-    let mut last_saved: Option<PathBuf> = resumed.as_ref().map(|(p, _, _)| p.clone());
-    let save = |epoch: usize, cost: f64, state: &[(String, Tensor)]| -> Result<PathBuf> {
-        let path = out.join(format!("epoch_{epoch}.ot"));
-        let sidecar = Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
-        checkpoint::save(&path, &sidecar, state)?;
-        eprintln!("saved {}", path.display());
-        Ok(path)
-    };
-    // The state after the last finished epoch when it was not saved: what Ctrl-C saves.
-    let mut unsaved: Option<UnsavedEpoch> = None;
-    'epochs: for epoch in start_epoch + 1..=args.epochs {
+    for epoch in start_epoch + 1..=args.epochs {
+        let Some((cost, seconds)) = run.train_epoch(epoch, &model, &mut opt)? else {
+            break; // interrupted
+        };
+        run.after_epoch(epoch, cost, seconds, &model, &opt)?;
+    }
+    run.finish()
+}
+
+/// A training run between its set-up and its end: the data in chunks, where its files go, and
+/// what it must remember from epoch to epoch.
+struct Run<'a> {
+    plan: &'a Plan,
+    data: &'a TrainingData,
+    valid: Option<TrainingData>,
+    epochs: usize,
+    save_every: usize,
+    chunks: Vec<Tensor>,
+    order: Vec<usize>,
+    lengths: Vec<i64>,
+    frames: i64,
+    metrics: std::fs::File,
+    metrics_path: PathBuf,
+    best_path: PathBuf,
+    /// The best validation NLL so far (the conservative estimate when there is one).
+    best_nll: f64,
+    last_saved: Option<PathBuf>,
+    /// The state after the last finished epoch when it was not saved: what Ctrl-C saves.
+    unsaved: Option<UnsavedEpoch>,
+    started: Instant,
+}
+
+impl<'a> Run<'a> {
+    /// Opens `metrics.jsonl` (appended to when resuming) and reads the best validation figure
+    /// so far from `best.ot`.
+    fn start(
+        plan: &'a Plan,
+        data: &'a TrainingData,
+        valid: Option<TrainingData>,
+        epochs: usize,
+        save_every: usize,
+    ) -> Result<Self> {
+        let out = &plan.out;
+        let resuming = plan.resumed.is_some();
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        let metrics_path = out.join("metrics.jsonl");
+        let metrics = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resuming)
+            .truncate(!resuming)
+            .open(&metrics_path)
+            .with_context(|| format!("cannot open {}", metrics_path.display()))?;
+        let best_path = out.join("best.ot");
+        let best_nll = if resuming && best_path.exists() {
+            let best = checkpoint::load(&best_path)?.0;
+            best.valid_nll_conservative
+                .or(best.valid_nll)
+                .unwrap_or(f64::INFINITY)
+        } else {
+            f64::INFINITY
+        };
+        let chunks = data.chunks(plan.params.chunk_len);
+        let lengths: Vec<i64> = chunks.iter().map(|c| c.size()[0]).collect();
+        Ok(Run {
+            plan,
+            data,
+            valid,
+            epochs,
+            save_every,
+            order: (0..chunks.len()).collect(),
+            frames: lengths.iter().sum(),
+            lengths,
+            chunks,
+            metrics,
+            metrics_path,
+            best_path,
+            best_nll,
+            last_saved: plan.resumed.as_ref().map(|(p, _, _)| p.clone()),
+            unsaved: None,
+            started: Instant::now(),
+        })
+    }
+
+    /// One pass over the chunks in the epoch's order; returns the mean cost per frame and the
+    /// seconds it took, or `None` when interrupted.
+    fn train_epoch(
+        &mut self,
+        epoch: usize,
+        model: &RnnRbm,
+        opt: &mut Optimizer,
+    ) -> Result<Option<(f64, f64)>> {
+        let params = &self.plan.params;
         let seed = epoch_seed(params.seed, epoch);
         crate::model::rng::manual_seed(seed as i64);
-        order.sort_unstable();
+        self.order.sort_unstable();
         let mut shuffler = StdRng::seed_from_u64(seed);
-        order.shuffle(&mut shuffler);
-        let updates = batches(&order, &lengths, params.batch_size, &mut shuffler);
+        self.order.shuffle(&mut shuffler);
+        let updates = batches(&self.order, &self.lengths, params.batch_size, &mut shuffler);
         opt.lr = params.lr_at(epoch);
         let t0 = Instant::now();
         // Accumulated on the device: no host round trip inside an epoch.
-        let mut total = Tensor::zeros([], (Kind::Double, device));
+        let mut total = Tensor::zeros([], (Kind::Double, model.w.device()));
         let mut bar = Progress::bar_only(
-            &format!("epoch {epoch}/{}", args.epochs),
-            chunks.len() as u64,
+            &format!("epoch {epoch}/{}", self.epochs),
+            self.chunks.len() as u64,
         );
         let mut done = 0u64;
         for batch in &updates {
             if interrupt::requested() {
                 bar.finish();
-                break 'epochs;
+                return Ok(None);
             }
             done += batch.len() as u64;
             bar.set(done, || {
                 format!("{:.0} chunks/s", done as f64 / t0.elapsed().as_secs_f64())
             });
-            let (v, mask) = pad_batch(&chunks, batch);
-            let loss = model.cd_loss_from(&v, &mask, params.k, params.cd_start);
-            loss.backward();
+            let (v, mask) = pad_batch(&self.chunks, batch);
+            let loss = model.cd_backward(&v, &mask, params.k, params.cd_start);
             opt.step();
-            total += loss.detach().to_kind(Kind::Double) * mask.sum(Kind::Double);
+            total += loss.to_kind(Kind::Double) * mask.sum(Kind::Double);
         }
         bar.finish();
-        let cost = total.double_value(&[]) / frames as f64;
-        let seconds = t0.elapsed().as_secs_f64();
+        let cost = total.double_value(&[]) / self.frames as f64;
         if !cost.is_finite() {
-            let last = last_saved
+            let last = self
+                .last_saved
+                .as_ref()
                 .map(|p| format!("the last good checkpoint is {}", p.display()))
                 .unwrap_or("no checkpoint was written".into());
             bail!("the cost became {cost} at epoch {epoch}: training diverged; {last}. Try a lower --lr (now {}).", params.lr);
         }
+        Ok(Some((cost, t0.elapsed().as_secs_f64())))
+    }
+
+    /// After an epoch: validation when due, a line of `metrics.jsonl`, `best.ot` when the model
+    /// improved, and a checkpoint when due (else a copy kept for Ctrl-C).
+    fn after_epoch(
+        &mut self,
+        epoch: usize,
+        cost: f64,
+        seconds: f64,
+        model: &RnnRbm,
+        opt: &Optimizer,
+    ) -> Result<()> {
+        let frames = self.frames;
         let mut record = json!({
             "epoch": epoch,
             "cost": cost,
@@ -684,88 +806,134 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             "seconds": seconds,
             "lr": opt.lr,
         });
-        let mut valid_nll = None;
-        if let (Some(v), Some(vdata)) = (&params.validation, &valid) {
-            if epoch % v.every == 0 || epoch == args.epochs {
-                let opts = EvalOptions {
-                    chains: v.chains,
-                    temperatures: v.temperatures,
-                    base_sweeps: v.base_sweeps,
-                    refine_below: 0.0,
-                    acc_samples: 1,
-                    gibbs: 25,
-                    max_rows: 1 << 14,
-                    raise: true,
-                };
-                let e = evaluate(&model, &config, &vdata.pieces, &opts, &mut |_, _, _| {});
-                record["valid_nll"] = e.nll_per_frame.into();
-                record["valid_nll_stderr"] = e.nll_stderr.into();
-                record["valid_nll_conservative"] = e.nll_conservative.into();
-                record["valid_acc"] = e.acc.into();
-                record["valid_ess"] = e.ess_mean.into();
-                record["valid_seconds"] = e.seconds.into();
-                eprintln!(
-                    "  valid NLL {:.3} (AIS) … {:.3} (RAISE) per frame, ACC {:.1}%  ({:.1} s)",
-                    e.nll_per_frame,
-                    e.nll_conservative.unwrap_or(f64::NAN),
-                    e.acc,
-                    e.seconds
-                );
-                valid_nll = Some((e.nll_per_frame, e.nll_conservative));
-            }
-        }
-        record["elapsed"] = run_start.elapsed().as_secs_f64().into();
-        writeln!(metrics, "{record}")
-            .with_context(|| format!("cannot append to {}", metrics_path.display()))?;
+        let valid_nll = self.validate(epoch, model, &mut record);
+        record["elapsed"] = self.started.elapsed().as_secs_f64().into();
+        writeln!(self.metrics, "{record}")
+            .with_context(|| format!("cannot append to {}", self.metrics_path.display()))?;
         eprintln!(
             "epoch {epoch}/{}  cost {cost:>9.4}  {frames} frames  {:.0} frames/s  {seconds:.1} s",
-            args.epochs,
+            self.epochs,
             frames as f64 / seconds
         );
         let mut state = model.named_parameters();
         state.extend(opt.state_tensors());
         // Selected on the conservative estimate: one that a sharpening model cannot flatter.
-        if let Some((nll, conservative)) = valid_nll.filter(|&(nll, c)| c.unwrap_or(nll) < best_nll)
+        if let Some((nll, conservative)) =
+            valid_nll.filter(|&(nll, c)| c.unwrap_or(nll) < self.best_nll)
         {
-            best_nll = conservative.unwrap_or(nll);
-            let mut sidecar =
-                Sidecar::new(Stage::Trained, &config, &params, &data.spec, epoch, cost);
+            self.best_nll = conservative.unwrap_or(nll);
+            let mut sidecar = self.sidecar(epoch, cost);
             sidecar.valid_nll = Some(nll);
             sidecar.valid_nll_conservative = conservative;
-            checkpoint::save(&best_path, &sidecar, &state)?;
-            eprintln!("  new best: saved {} (epoch {epoch})", best_path.display());
+            checkpoint::save(&self.best_path, &sidecar, &state)?;
+            eprintln!(
+                "  new best: saved {} (epoch {epoch})",
+                self.best_path.display()
+            );
         }
-        if epoch % args.save_every == 0 || epoch == args.epochs {
-            last_saved = Some(save(epoch, cost, &state)?);
-            unsaved = None;
+        if epoch % self.save_every == 0 || epoch == self.epochs {
+            self.last_saved = Some(self.save(epoch, cost, &state)?);
+            self.unsaved = None;
             // The training curve beside metrics.jsonl, refreshed with every checkpoint.
-            if let Err(e) = plot::plot_metrics(&metrics_path, &out.join("metrics.png")) {
+            let chart = self.plan.out.join("metrics.png");
+            if let Err(e) = plot::plot_metrics(&self.metrics_path, &chart) {
                 eprintln!("warning: could not draw the training curve: {e:#}");
             }
         } else {
             let copy = state.into_iter().map(|(n, t)| (n, t.copy())).collect();
-            unsaved = Some(UnsavedEpoch {
+            self.unsaved = Some(UnsavedEpoch {
                 epoch,
                 cost,
                 state: copy,
             });
         }
+        Ok(())
     }
-    if interrupt::requested() {
-        if let Some(e) = unsaved {
-            last_saved = Some(save(e.epoch, e.cost, &e.state)?);
+
+    /// Scores the validation data when due (every `every` epochs and at the last), adding the
+    /// figures to `record`; returns (AIS, RAISE) NLL per frame.
+    fn validate(
+        &self,
+        epoch: usize,
+        model: &RnnRbm,
+        record: &mut serde_json::Value,
+    ) -> Option<(f64, Option<f64>)> {
+        let (v, vdata) = (self.plan.params.validation.as_ref()?, self.valid.as_ref()?);
+        if epoch % v.every != 0 && epoch != self.epochs {
+            return None;
         }
-        match last_saved {
+        let opts = EvalOptions {
+            chains: v.chains,
+            temperatures: v.temperatures,
+            base_sweeps: v.base_sweeps,
+            refine_below: 0.0,
+            acc_samples: 1,
+            gibbs: 25,
+            max_rows: 1 << 14,
+            raise: true,
+        };
+        let e = evaluate(
+            model,
+            &self.plan.config,
+            &vdata.pieces,
+            &opts,
+            &mut |_, _, _| {},
+        );
+        record["valid_nll"] = e.nll_per_frame.into();
+        record["valid_nll_stderr"] = e.nll_stderr.into();
+        record["valid_nll_conservative"] = e.nll_conservative.into();
+        record["valid_acc"] = e.acc.into();
+        record["valid_ess"] = e.ess_mean.into();
+        record["valid_seconds"] = e.seconds.into();
+        eprintln!(
+            "  valid NLL {:.3} (AIS) … {:.3} (RAISE) per frame, ACC {:.1}%  ({:.1} s)",
+            e.nll_per_frame,
+            e.nll_conservative.unwrap_or(f64::NAN),
+            e.acc,
+            e.seconds
+        );
+        Some((e.nll_per_frame, e.nll_conservative))
+    }
+
+    fn sidecar(&self, epoch: usize, cost: f64) -> Sidecar {
+        let p = self.plan;
+        Sidecar::new(
+            Stage::Trained,
+            &p.config,
+            &p.params,
+            &self.data.spec,
+            epoch,
+            cost,
+        )
+    }
+
+    /// Writes `epoch_<epoch>.ot` with its sidecar.
+    fn save(&self, epoch: usize, cost: f64, state: &[(String, Tensor)]) -> Result<PathBuf> {
+        let path = self.plan.out.join(format!("epoch_{epoch}.ot"));
+        checkpoint::save(&path, &self.sidecar(epoch, cost), state)?;
+        eprintln!("saved {}", path.display());
+        Ok(path)
+    }
+
+    /// The end: on Ctrl-C, saves the last finished epoch if it was not saved, says how to resume
+    /// and returns [`Interrupted`].
+    fn finish(mut self) -> Result<()> {
+        if !interrupt::requested() {
+            return Ok(());
+        }
+        if let Some(e) = self.unsaved.take() {
+            self.last_saved = Some(self.save(e.epoch, e.cost, &e.state)?);
+        }
+        match &self.last_saved {
             Some(path) => eprintln!(
                 "interrupted; resume with: rnn-rbm train {} --resume {}",
-                args.epochs,
+                self.epochs,
                 path.display()
             ),
             None => eprintln!("interrupted before the first epoch finished: nothing to save"),
         }
-        return Err(Interrupted.into());
+        Err(Interrupted.into())
     }
-    Ok(())
 }
 
 /// Loads `initialized.ot` from `out` when present, else pre-trains the RBM (and saves it) unless

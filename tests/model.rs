@@ -399,3 +399,98 @@ fn the_loss_and_its_gradient_on_the_test_device_match_the_cpu() {
         assert!(diff < 1e-10, "{name}: gradients differ by {diff}");
     }
 }
+
+/// The gradients of every parameter after one CD-k update, from the same random bits.
+fn cd_gradients(m: &RnnRbm, update: impl Fn(&RnnRbm) -> f64) -> (f64, Vec<(String, Tensor)>) {
+    for (_, p) in m.named_parameters() {
+        let mut g = p.grad();
+        if g.defined() {
+            let _ = g.zero_();
+        }
+    }
+    rnn_rbm::model::rng::manual_seed(77);
+    let loss = update(m);
+    let grads = m
+        .named_parameters()
+        .into_iter()
+        .map(|(n, p)| (n, p.grad().copy()))
+        .collect();
+    (loss, grads)
+}
+
+#[test]
+fn the_hand_written_recurrence_gives_autograds_cd_gradients() {
+    use rnn_rbm::model::rnn_rbm::ChainStart;
+    let (_vs, m) = random_model(6, 4, 3, 51);
+    let v = binary(&[2, 7, 6], 52);
+    let mask = Tensor::from_slice(&[1.0f64; 7])
+        .to_device(dev())
+        .view([1, 7])
+        .repeat([2, 1]);
+    let _ = mask.get(1).narrow(0, 5, 2).fill_(0.0); // the second chunk is 5 frames, padded
+    for start in [ChainStart::Data, ChainStart::Previous] {
+        let (loss_auto, auto) = cd_gradients(&m, |m| {
+            let loss = m.cd_loss_from(&v, &mask, 3, start);
+            loss.backward();
+            loss.double_value(&[])
+        });
+        let (loss_hand, hand) =
+            cd_gradients(&m, |m| m.cd_backward(&v, &mask, 3, start).double_value(&[]));
+        assert!(
+            close(loss_hand, loss_auto, 1e-12),
+            "{loss_hand} vs {loss_auto}"
+        );
+        for ((name, a), (_, h)) in auto.iter().zip(&hand) {
+            let scale = a.abs().max().double_value(&[]);
+            assert!(scale > 1e-8, "{name}: no gradient");
+            let diff = (a - h).abs().max().double_value(&[]);
+            assert!(
+                diff <= 1e-10 * (1.0 + scale),
+                "{name}: autograd and by hand differ by {diff}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fused_recurrence_gives_the_loops_states_and_gradients() {
+    let (_vs, m) = random_model(6, 4, 3, 61);
+    let v = binary(&[2, 5, 6], 62);
+    let u = binary(&[2, 3], 63) * 0.8 - 0.4;
+    let params = |m: &RnnRbm| {
+        [
+            m.wvu.shallow_clone(),
+            m.wuu.shallow_clone(),
+            m.bu.shallow_clone(),
+            m.u0.shallow_clone(),
+        ]
+    };
+    let run = |fused: bool, u_init: Option<&Tensor>| {
+        for p in params(&m) {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        let (before, last) = if fused {
+            m.rnn_states_fused(&v, u_init)
+        } else {
+            m.rnn_states(&v, u_init)
+        };
+        ((&before * &before).sum(Kind::Double) + last.sum(Kind::Double)).backward();
+        let grads: Vec<Tensor> = params(&m).iter().map(|p| p.grad().copy()).collect();
+        (before.detach(), last.detach(), grads)
+    };
+    for u_init in [None, Some(&u)] {
+        let (b1, l1, g1) = run(false, u_init);
+        let (b2, l2, g2) = run(true, u_init);
+        assert!(b1.allclose(&b2, 1e-12, 1e-12, false));
+        assert!(l1.allclose(&l2, 1e-12, 1e-12, false));
+        for (name, (a, b)) in ["Wvu", "Wuu", "bu", "u0"].iter().zip(g1.iter().zip(&g2)) {
+            if u_init.is_some() && *name == "u0" {
+                continue; // u0 is not used when a state is given
+            }
+            assert!(a.allclose(b, 1e-10, 1e-10, false), "{name}");
+        }
+    }
+}

@@ -83,6 +83,11 @@ pub fn random_bits(n: i64, device: Device) -> Tensor {
     })
 }
 
+/// `n` uniform numbers in `[0, 1)` of `kind` on `device` (multiples of 2⁻³¹), as a flat tensor.
+pub fn uniform(n: i64, kind: tch::Kind, device: Device) -> Tensor {
+    random_bits(n, device).to_kind(kind) * (1.0 / 2147483648.0)
+}
+
 /// Binary samples with `P(1) = p`, same shape and kind as `p`.
 ///
 /// `ceil(p − u)` is 1 where `u < p` and 0 (or −0) otherwise, for `u` uniform in `[0, 1)`: three

@@ -15,6 +15,7 @@
 //! constants and the loss `mean_t [F_t(v_t) − F_t(ṽ_t)]` backpropagates through `bv_t`, `bh_t`
 //! into the RNN. Sequences are batched as `(B, T, V)` with a `(B, T)` mask of real frames.
 use super::rbm::{free_energy, gibbs_chain};
+use super::recurrence;
 use tch::{nn, Tensor};
 
 /// `Σ mask·[F(v) − F(neg)] / Σ mask` with per-frame biases.
@@ -223,6 +224,37 @@ impl RnnRbm {
         (Tensor::stack(&before, 1), u)
     }
 
+    /// [`rnn_states`](Self::rnn_states) through libtorch's fused `rnn_tanh` (cuDNN on CUDA: one
+    /// call for the whole chunk instead of a few kernel launches per frame). Tanh cell only.
+    pub fn rnn_states_fused(&self, v: &Tensor, u_init: Option<&Tensor>) -> (Tensor, Tensor) {
+        assert!(self.gru.is_none(), "rnn_tanh is the tanh cell");
+        let (batch, steps) = (v.size()[0], v.size()[1]);
+        let u = match u_init {
+            Some(u) => u.shallow_clone(),
+            None => self.initial_state(batch),
+        };
+        let bu = self.bu.squeeze_dim(0);
+        let params = [
+            self.wvu.tr(),
+            self.wuu.tr(),
+            bu.shallow_clone(),
+            bu.zeros_like(),
+        ];
+        let (out, last) = Tensor::rnn_tanh(
+            &v.to_kind(self.wvu.kind()),
+            &u.unsqueeze(0).contiguous(),
+            &params,
+            true,
+            1,
+            0.0,
+            true,
+            false,
+            true,
+        );
+        let before = Tensor::cat(&[u.unsqueeze(1), out.narrow(1, 0, steps - 1)], 1);
+        (before, last.squeeze_dim(0))
+    }
+
     /// The RBM biases of each frame from the state before it: `bv_t = bv + u Wuv`,
     /// `bh_t = bh + u Wuh`, for `u (…, R)`.
     pub fn frame_biases(&self, u_before: &Tensor) -> (Tensor, Tensor) {
@@ -254,6 +286,106 @@ impl RnnRbm {
         };
         let neg = gibbs_chain(&v0, &self.w, &bv_t, &bh_t, k);
         masked_gap(v, &neg, &self.w, &bv_t, &bh_t, mask)
+    }
+
+    /// One CD-k update's gradients: accumulates `∂L/∂θ` of [`cd_loss_from`](Self::cd_loss_from)
+    /// into every parameter's `grad()` and returns the loss (detached).
+    ///
+    /// On the CPU, with the tanh cell, the recurrence runs forward and backward by hand
+    /// ([`super::recurrence`]): autograd differentiates the RBM part with respect to the states
+    /// before each frame, `G = ∂L/∂u_before`, and the hand-written backward carries `G` through the
+    /// recurrence into `Wvu`, `Wuu`, `bu` and `u0`. Elsewhere (the GRU, CUDA) autograd does it all,
+    /// with the recurrence as one fused `rnn_tanh` on CUDA.
+    pub fn cd_backward(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
+        let by_hand = self.gru.is_none()
+            && v.device() == tch::Device::Cpu
+            && matches!(self.w.kind(), tch::Kind::Float | tch::Kind::Double);
+        if !by_hand {
+            let loss = if v.device().is_cuda() && self.gru.is_none() {
+                let (bv_t, bh_t) = self.frame_biases(&self.rnn_states_fused(v, None).0);
+                self.cd_gap(v, mask, k, start, &bv_t, &bh_t)
+            } else {
+                self.cd_loss_from(v, mask, k, start)
+            };
+            loss.backward();
+            return loss.detach();
+        }
+        match self.w.kind() {
+            tch::Kind::Double => self.cd_backward_by_hand::<f64>(v, mask, k, start),
+            _ => self.cd_backward_by_hand::<f32>(v, mask, k, start),
+        }
+    }
+
+    /// The free-energy gap to CD-k's negative samples, given the frames' biases.
+    fn cd_gap(
+        &self,
+        v: &Tensor,
+        mask: &Tensor,
+        k: i64,
+        start: ChainStart,
+        bv_t: &Tensor,
+        bh_t: &Tensor,
+    ) -> Tensor {
+        let v0 = match start {
+            ChainStart::Data => v.shallow_clone(),
+            ChainStart::Previous => previous_frames(v),
+        };
+        let neg = gibbs_chain(&v0, &self.w, bv_t, bh_t, k);
+        masked_gap(v, &neg, &self.w, bv_t, bh_t, mask)
+    }
+
+    fn cd_backward_by_hand<F: recurrence::Real + tch::kind::Element>(
+        &self,
+        v: &Tensor,
+        mask: &Tensor,
+        k: i64,
+        start: ChainStart,
+    ) -> Tensor {
+        let (batch, steps, r) = (v.size()[0], v.size()[1], self.wuu.size()[0]);
+        let (b_, t_, r_) = (batch as usize, steps as usize, r as usize);
+        let flat = |t: &Tensor| Vec::<F>::try_from(t.contiguous().view(-1)).expect("tensor data");
+        // Forward: input projections in one product, the recurrence by hand.
+        let v = v.to_kind(self.w.kind());
+        let (x, u_init, wuu) = tch::no_grad(|| {
+            let x = (v.matmul(&self.wvu) + &self.bu).transpose(0, 1);
+            (flat(&x), flat(&self.initial_state(batch)), flat(&self.wuu))
+        });
+        let s = recurrence::forward(&x, &u_init, &wuu, t_, b_, r_);
+        let states = Tensor::from_slice(&s).view([steps + 1, batch, r]);
+        // Autograd for the RBM part, with the states before each frame as a leaf.
+        let u_before = states
+            .narrow(0, 0, steps)
+            .transpose(0, 1)
+            .contiguous()
+            .set_requires_grad(true);
+        let (bv_t, bh_t) = self.frame_biases(&u_before);
+        let loss = self.cd_gap(&v, mask, k, start, &bv_t, &bh_t);
+        loss.backward();
+        // Backward through the recurrence by hand; the sums over time as single products.
+        let g = flat(&u_before.grad().transpose(0, 1));
+        let (da, du_init) = recurrence::backward(&s, &g, &wuu, t_, b_, r_);
+        let da = Tensor::from_slice(&da).view([steps * batch, r]);
+        let s_prev = states.narrow(0, 0, steps).reshape([steps * batch, r]);
+        let v_tm = v.transpose(0, 1).reshape([steps * batch, -1]);
+        let grads = [
+            (&self.wvu, v_tm.tr().matmul(&da)),
+            (&self.wuu, s_prev.tr().matmul(&da)),
+            (&self.bu, da.sum_dim_intlist(0, true, da.kind())),
+            (
+                &self.u0,
+                Tensor::from_slice(&du_init)
+                    .view([batch, r])
+                    .sum_dim_intlist(0, true, da.kind()),
+            ),
+        ];
+        // Accumulate them into the parameters' gradients: ∂(Σ θ ⊙ g)/∂θ = g, exactly.
+        let surrogate = grads
+            .iter()
+            .map(|(p, g)| (*p * g).sum(g.kind()))
+            .reduce(|a, b| a + b)
+            .expect("four gradients");
+        surrogate.backward();
+        loss.detach()
     }
 
     /// Pre-training loss of the RBM alone (`W`, `bv`, `bh`, no RNN) on frames `v (N, V)`.
