@@ -31,7 +31,7 @@ pub fn bernoulli(p: &Tensor) -> Tensor {
 /// `k` steps of block Gibbs sampling v → h → v started at `v0`; returns the final visible
 /// *sample*. Runs without gradient: CD-k treats the negative sample as a constant.
 ///
-/// Every uniform the chain needs is drawn at once, and each half-step is four operations on
+/// The uniforms of both half-steps are drawn at once, and each half-step is four operations on
 /// rows `(N, ·)` — `b + x W` in one product, then `ceil(σ(·) − u)` in place — rather than a
 /// dozen, which matters when the chain is short and the matrices small (one chunk per update).
 pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) -> Tensor {
@@ -51,10 +51,10 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
         let (bv, bh) = (rows_of(bv, n_visible), rows_of(bh, n_hidden));
         let mut v = v0.detach().reshape([rows, n_visible]).to_kind(kind);
         let per_step = rows * (n_hidden + n_visible);
-        let u = super::rng::uniform(k * per_step, kind, v.device());
         let w_t = w.tr();
-        for step in 0..k {
-            let u = u.narrow(0, step * per_step, per_step);
+        for _ in 0..k {
+            // One draw per step, not per chain: a chain's worth of uniforms leaves the caches.
+            let u = super::rng::uniform(per_step, kind, v.device());
             let mut h = bh.addmm(&v, &w);
             let _ = h.sigmoid_();
             let _ = h.g_sub_(&u.narrow(0, 0, rows * n_hidden).view([rows, n_hidden]));
