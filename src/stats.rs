@@ -111,6 +111,13 @@ fn load_generated(paths: &[PathBuf], steps_per_quarter: u32) -> Result<Vec<Piece
 /// The reference through [`Corpus::load`] (unreadable files are skipped with a warning), on the
 /// grid; a JSON roll's quarter-note frames are each held for `steps_per_quarter` steps.
 fn load_reference(path: &Path, split: Option<&str>, steps_per_quarter: u32) -> Result<Vec<Piece>> {
+    // (A missing default corpus gets Corpus::load's advice to run scripts/setup.sh.)
+    let default = path == Path::new(corpus::DEFAULT_DATA);
+    ensure!(
+        path.exists() || default,
+        "the reference {} not found",
+        path.display()
+    );
     let json = path.is_file() && is_piano_roll_json(path);
     let grid = if json { 1 } else { steps_per_quarter };
     let config = ModelConfig {
