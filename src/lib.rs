@@ -8,7 +8,7 @@
 //! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
 //! - [`interrupt`]: Ctrl-C stops training at a safe point;
 //! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
-//!   [`infill`];
+//!   [`infill`], [`stats`] (style features and copying against a corpus, maths in [`style`]);
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
 //!   (piano-roll and training-chart PNGs).
 pub mod atomic;
@@ -28,4 +28,6 @@ pub mod plot;
 pub mod progress;
 pub mod render;
 pub mod roll;
+pub mod stats;
+pub mod style;
 pub mod train;

@@ -1,6 +1,6 @@
 //! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
 use clap::{Parser, Subcommand};
-use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, train};
+use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, stats, train};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +31,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Draw a MIDI file's piano roll, or a training run's metrics, as a PNG image
     Plot(plot::PlotArgs),
+    /// Compare MIDI files with a reference corpus: style features per window, and copying
+    Stats(stats::StatsArgs),
 }
 
 fn main() {
@@ -44,6 +46,7 @@ fn main() {
         Command::Evaluate(args) => evaluate::run(args),
         Command::Harmonize(args) => harmonize::run(args),
         Command::Infill(args) => infill::run(args),
+        Command::Stats(args) => stats::run(args),
     };
     if let Err(e) = result {
         if e.downcast_ref::<rnn_rbm::interrupt::Interrupted>()
