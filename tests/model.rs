@@ -494,3 +494,38 @@ fn the_fused_recurrence_gives_the_loops_states_and_gradients() {
         }
     }
 }
+
+#[test]
+fn chains_started_at_silence_or_at_the_biases_forget_the_previous_vector() {
+    use rnn_rbm::model::rnn_rbm::GibbsStart;
+    let (_vs, m) = random_model(6, 4, 3, 71);
+    let u = m.initial_state(3);
+    let zeros = Tensor::zeros([3, 6], (Kind::Double, dev()));
+    let ones = zeros.ones_like();
+    let compose = |v_prev: &Tensor, gibbs: i64, start: GibbsStart| {
+        rnn_rbm::model::rng::manual_seed(5);
+        m.generate_with_progress(&u, v_prev, 4, gibbs, start, &mut |_| {})
+    };
+    for start in [GibbsStart::Silence, GibbsStart::Biases] {
+        assert!(
+            compose(&zeros, 2, start).equal(&compose(&ones, 2, start)),
+            "{start:?}"
+        );
+    }
+    // The original's chain starts at the previous vector: with no Gibbs step it stays there.
+    assert!(
+        compose(&ones, 0, GibbsStart::Previous)
+            .eq(1.0)
+            .all()
+            .int64_value(&[])
+            == 1
+    );
+    // …and from silence it is silence.
+    assert!(
+        compose(&ones, 0, GibbsStart::Silence)
+            .eq(0.0)
+            .all()
+            .int64_value(&[])
+            == 1
+    );
+}

@@ -55,6 +55,19 @@ pub enum ChainStart {
     Previous,
 }
 
+/// Where generation starts the Gibbs chain of each new vector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum GibbsStart {
+    /// At the previous vector, as the TensorFlow original: the chain tends to stay where it is.
+    #[default]
+    Previous,
+    /// At silence, as the Theano tutorial.
+    Silence,
+    /// At a sample of the frame's visible biases alone, `v ~ Bernoulli(σ(bv_t))`: what the RNN
+    /// expects before the RBM's interactions are taken into account.
+    Biases,
+}
+
 /// `v (B, T, V)` shifted one frame later: frame t holds frame t−1, frame 0 is silence.
 pub fn previous_frames(v: &Tensor) -> Tensor {
     let steps = v.size()[1];
@@ -400,16 +413,18 @@ impl RnnRbm {
     /// sample of a `gibbs`-step chain of its frame's RBM, started from the previous vector
     /// (`v_prev (B, V)`), and is then fed to the RNN. Returns `(B, n, V)` binary vectors.
     pub fn generate(&self, u: &Tensor, v_prev: &Tensor, n: i64, gibbs: i64) -> Tensor {
-        self.generate_with_progress(u, v_prev, n, gibbs, &mut |_| {})
+        self.generate_with_progress(u, v_prev, n, gibbs, GibbsStart::Previous, &mut |_| {})
     }
 
-    /// [`generate`](Self::generate), calling `progress(vectors_done)` after every vector.
+    /// [`generate`](Self::generate) with each chain started at `start`, calling
+    /// `progress(vectors_done)` after every vector.
     pub fn generate_with_progress(
         &self,
         u: &Tensor,
         v_prev: &Tensor,
         n: i64,
         gibbs: i64,
+        start: GibbsStart,
         progress: &mut dyn FnMut(i64),
     ) -> Tensor {
         tch::no_grad(|| {
@@ -418,7 +433,12 @@ impl RnnRbm {
             let mut out = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 let (bv_t, bh_t) = self.frame_biases(&u);
-                v = gibbs_chain(&v, &self.w, &bv_t, &bh_t, gibbs);
+                let v0 = match start {
+                    GibbsStart::Previous => v,
+                    GibbsStart::Silence => v.zeros_like(),
+                    GibbsStart::Biases => super::rbm::bernoulli(&bv_t.sigmoid()),
+                };
+                v = gibbs_chain(&v0, &self.w, &bv_t, &bh_t, gibbs);
                 u = self.step(&u, &v);
                 out.push(v.shallow_clone());
                 progress(out.len() as i64);
