@@ -44,6 +44,13 @@ impl Corpus {
                 path.display()
             );
         }
+        if is_json && config.steps_per_quarter != 1 {
+            bail!(
+                "{} holds piano-roll frames, one per quarter note, and this layout's grid has {} steps per quarter note: train it with --layout paper (or --steps-per-quarter 1)",
+                path.display(),
+                config.steps_per_quarter
+            );
+        }
         let mut corpus = if is_json {
             load_json(path, split.unwrap_or("train"), config)?
         } else {

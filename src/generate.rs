@@ -167,6 +167,18 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
+    if args.length == Some(0) {
+        bail!("--length must be at least 1 grid step");
+    }
+    if !(args.tempo.is_finite() && args.tempo > 0.0) {
+        bail!(
+            "--tempo {} is not a tempo: give quarter notes per minute, above 0",
+            args.tempo
+        );
+    }
+    if args.gibbs < 1 {
+        bail!("--gibbs must be at least 1");
+    }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     // Load the SoundFont before composing, so a missing one fails fast.

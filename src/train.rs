@@ -250,10 +250,13 @@ impl TrainingData {
             pieces: pieces.len(),
             vectors: corpus.vectors(config),
         };
+        // The split a piano-roll JSON file is read from, named even when it is the default.
+        let split = split.or(is_piano_roll_json(data).then_some("train"));
         eprintln!(
-            "corpus {}{}: {} pieces, {} visible vectors, {} skipped ({:.1} s)",
+            "corpus {}{}, {} step(s) per quarter note: {} pieces, {} visible vectors, {} skipped ({:.1} s)",
             spec.path,
             split.map(|s| format!(" [{s}]")).unwrap_or_default(),
+            config.steps_per_quarter,
             spec.pieces,
             spec.vectors,
             corpus.skipped.len(),

@@ -912,3 +912,71 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     );
     assert_one_line_error(&out, "beyond its end");
 }
+
+#[test]
+fn nonsense_flag_values_get_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 4, 24);
+    assert_ok(&rnn_rbm(
+        dir.path(),
+        &train_args("1", &["--init-epochs", "1"]),
+    ));
+    for (flags, expected) in [
+        (&["--tempo", "0"][..], "--tempo 0 is not a tempo"),
+        (&["--tempo=-90"][..], "--tempo -90 is not a tempo"),
+        (&["--tempo", "inf"][..], "--tempo inf is not a tempo"),
+        (&["--length", "0"][..], "--length must be at least 1"),
+        (&["--gibbs", "0"][..], "--gibbs must be at least 1"),
+    ] {
+        let mut args = vec!["generate", "epoch_1.ot", "--out", "never"];
+        args.extend_from_slice(flags);
+        assert_one_line_error(&rnn_rbm(dir.path(), &args), expected);
+        assert!(!dir.path().join("never").exists(), "{flags:?} wrote files");
+    }
+    // A piano-roll JSON file holds quarter-note frames: the seed layout (4 steps per quarter)
+    // must not read them as 16th notes.
+    std::fs::write(
+        dir.path().join("rolls.json"),
+        r#"{"train": [[[60, 64, 67], [62, 65, 69], [60, 64, 67], [59, 62, 67]]]}"#,
+    )
+    .unwrap();
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "train",
+            "1",
+            "--data",
+            "rolls.json",
+            "--no-init",
+            "--out",
+            "never",
+        ],
+    );
+    assert_one_line_error(
+        &out,
+        "one per quarter note, and this layout's grid has 4 steps",
+    );
+    // With the paper layout it trains, and says which split and grid it read.
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "train",
+            "1",
+            "--data",
+            "rolls.json",
+            "--layout",
+            "paper",
+            "--no-init",
+            "--out",
+            "ok",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("corpus rolls.json [train], 1 step(s) per quarter note: 1 pieces"),
+        "{}",
+        stderr(&out)
+    );
+}
