@@ -6,6 +6,8 @@
 #   scripts/bench.sh --quick         # speed rows only, no learning-curve comparison
 #   scripts/bench.sh --device cuda   # on a GPU (rows are labelled with the device)
 #   scripts/bench.sh --threads 2 --no-write
+#   scripts/bench.sh --baseline OLD_BIN   # training speed against another build (the previous
+#                                         # commit's), alternating the two, 3 rounds per row
 #
 # What it measures (all through the tool's own output: metrics.jsonl, evaluate's JSON, and the
 # "composed …" line of generate; peak memory from /usr/bin/time):
@@ -18,14 +20,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-quick=0 write=1 device=cpu threads=2
+quick=0 write=1 device=cpu threads=2 baseline=""
 while [[ $# -gt 0 ]]; do
   case $1 in
+    --baseline) baseline=$2; shift ;;
     --quick) quick=1 ;;
     --no-write) write=0 ;;
     --device) device=$2; shift ;;
     --threads) threads=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--no-write] [--device cpu|cuda] [--threads N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--no-write] [--device cpu|cuda] [--threads N] [--baseline BIN]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -72,6 +75,58 @@ train_row() {
   mem=$(cat "$work/mem")
   rows+=("| train: $label | $(frames_per_s "$out/metrics.jsonl") frames/s | $mem MiB | \`rnn-rbm train $epochs $*\` |")
 }
+
+# --baseline: the same training rows with two builds, alternating (a shared machine's slow
+# spells then hit both alike), the median frames/s of each over 3 rounds, and their ratio.
+if [[ -n $baseline ]]; then
+  [[ -x $baseline ]] || { echo "--baseline $baseline: not an executable" >&2; exit 2; }
+  against=$(
+    echo "Measured by \`scripts/bench.sh --baseline BIN\` on $(date -u +%Y-%m-%d): commit $(git rev-parse --short HEAD) against the build BIN ($("$baseline" --version)), $(nproc) cores, --device $device --threads $threads; 3 alternating rounds, median frames/s of the epochs after the first (each round's in brackets)."
+    echo
+    echo "| training run | baseline | this commit | ratio |"
+    echo "|---|---|---|---|"
+    for spec in "JSB train, paper layout, 1 chunk/update (the default)|4|--layout paper --data $jsb --split train" \
+                "JSB train, paper layout, 16 chunks/update|4|--layout paper --data $jsb --split train --batch-size 16" \
+                "Bach, seed layout, 1 chunk/update (the default)|3|--layout seed"; do
+      IFS='|' read -r label epochs flags <<<"$spec"
+      old=() new=()
+      for round in 1 2 3; do
+        for which in old new; do
+          b=$bin; [[ $which == old ]] && b=$baseline
+          rm -rf "$work/against"
+          # shellcheck disable=SC2086
+          "$b" train "$epochs" $flags --no-init --out "$work/against" --save-every 1000 "${common[@]}" 2>/dev/null
+          f=$(frames_per_s "$work/against/metrics.jsonl")
+          if [[ $which == old ]]; then old+=("$f"); else new+=("$f"); fi
+        done
+      done
+      python3 -c '
+import statistics, sys
+label, old, new = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+o, n = statistics.median(old), statistics.median(new)
+each = lambda xs: ", ".join(f"{x:.0f}" for x in xs)
+print(f"| {label} | {o:.0f} ({each(old)}) | {n:.0f} ({each(new)}) | **{n / o:.2f}×** |")' "$label" "${old[*]}" "${new[*]}"
+    done
+  )
+  echo "$against"
+  if [[ $write == 1 ]]; then
+    python3 - "$against" <<'EOF'
+import re, sys
+table = sys.argv[1]
+path = "docs/BENCHMARKS.md"
+text = open(path).read()
+start, end = "<!-- bench:against:start -->", "<!-- bench:against:end -->"
+block = f"{start}\n{table}\n{end}"
+if start in text:
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+else:
+    text = text.rstrip() + f"\n\n### Against the previous build\n\n{block}\n"
+open(path, "w").write(text)
+print(f"wrote the table into {path}", file=sys.stderr)
+EOF
+  fi
+  exit 0
+fi
 
 train_row "seed layout, Bach (17,600 vectors), 1 chunk/update, CD-15" 4 seed1 --layout seed
 train_row "paper layout, Bach, 1 chunk/update, CD-15" 4 paper1 --layout paper

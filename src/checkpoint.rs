@@ -10,13 +10,14 @@
 //! the same way, just after) is for people and tools; loading trusts the embedded copy.
 use crate::atomic;
 use crate::config::ModelConfig;
+use crate::model::RnnRbm;
 use crate::optim::OptimizerKind;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use tch::{Device, Tensor};
+use tch::{nn, Device, Tensor};
 
 /// Name of the archive entry that holds the sidecar's JSON bytes.
 const SIDECAR_TENSOR: &str = "meta.sidecar";
@@ -278,5 +279,35 @@ pub fn restore(
             var.shallow_clone().copy_(saved);
         }
         Ok(())
+    })
+}
+
+/// A trained model rebuilt from its checkpoint.
+pub struct LoadedModel {
+    pub path: PathBuf,
+    pub sidecar: Sidecar,
+    pub model: RnnRbm,
+    _vs: nn::VarStore,
+}
+
+/// Loads a `train` checkpoint onto `device`.
+pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
+    let path = resolve(name)?;
+    let (sidecar, tensors) = load(&path)?;
+    if sidecar.stage != Stage::Trained {
+        bail!(
+            "{} is a pre-trained RBM without its RNN: train a model first (rnn-rbm train)",
+            path.display()
+        );
+    }
+    let config = &sidecar.model;
+    let vs = nn::VarStore::new(device);
+    let model = RnnRbm::for_config(&vs.root(), config);
+    restore(&path, &model.named_parameters(), &tensors)?;
+    Ok(LoadedModel {
+        path,
+        sidecar,
+        model,
+        _vs: vs,
     })
 }

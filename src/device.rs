@@ -1,4 +1,4 @@
-//! `--device` and `--threads`.
+//! `--device`, `--threads`, and the seed a run starts from.
 use anyhow::{bail, Result};
 use tch::Device;
 
@@ -23,5 +23,15 @@ pub fn select(arg: DeviceArg, threads: Option<i32>) -> Result<Device> {
         DeviceArg::Auto => Device::cuda_if_available(),
         DeviceArg::Cuda if tch::Cuda::is_available() => Device::Cuda(0),
         DeviceArg::Cuda => bail!("--device cuda: no CUDA device is available to libtorch"),
+    })
+}
+
+/// `seed`, or one from the clock (the caller prints it, so a piece can be made again).
+pub fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64 % 1_000_000)
+            .unwrap_or(0)
     })
 }

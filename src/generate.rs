@@ -6,9 +6,11 @@
 //! the previous vector and ran 25 steps, and its pieces got stuck on chords: on the JSB model that
 //! sampler's pieces overlap the valid chorales' style by 0.64, these by 0.79 (mean of five
 //! seeds; docs/BENCHMARKS.md, "Generation"). All `--count` pieces are composed together, as one batch.
-use crate::checkpoint::{self, Stage};
+use crate::checkpoint::{load_model, LoadedModel};
 use crate::config::ModelConfig;
 use crate::corpus::Corpus;
+use crate::data::{frames_to_roll, read_roll, roll_to_frames};
+use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
 use crate::midi;
 use crate::model::RnnRbm;
@@ -20,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
@@ -77,36 +79,6 @@ pub struct GenerateArgs {
     pub device: DeviceArg,
     #[arg(long)]
     pub threads: Option<i32>,
-}
-
-/// A trained model rebuilt from its checkpoint.
-pub struct LoadedModel {
-    pub path: PathBuf,
-    pub sidecar: checkpoint::Sidecar,
-    pub model: RnnRbm,
-    _vs: nn::VarStore,
-}
-
-/// Loads a `train` checkpoint onto `device`.
-pub fn load_model(name: &Path, device: Device) -> Result<LoadedModel> {
-    let path = checkpoint::resolve(name)?;
-    let (sidecar, tensors) = checkpoint::load(&path)?;
-    if sidecar.stage != Stage::Trained {
-        bail!(
-            "{} is a pre-trained RBM without its RNN: train a model first (rnn-rbm train)",
-            path.display()
-        );
-    }
-    let config = &sidecar.model;
-    let vs = nn::VarStore::new(device);
-    let model = RnnRbm::for_config(&vs.root(), config);
-    checkpoint::restore(&path, &model.named_parameters(), &tensors)?;
-    Ok(LoadedModel {
-        path,
-        sidecar,
-        model,
-        _vs: vs,
-    })
 }
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
@@ -287,81 +259,4 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         args.tempo
     );
     Ok(())
-}
-
-/// A MIDI file and its piano roll on `config`'s grid; errors name the file as `what FILE`.
-pub fn read_roll(path: &Path, config: &ModelConfig, what: &str) -> Result<(midi::Song, PianoRoll)> {
-    let song = midi::read_file(path)?;
-    let roll = PianoRoll::from_song(
-        &song,
-        config.steps_per_quarter,
-        config.low_note,
-        config.n_notes,
-    )
-    .with_context(|| format!("{what} {}", path.display()))?;
-    Ok((song, roll))
-}
-
-/// `seed`, or one from the clock (the caller prints it, so a piece can be made again).
-pub fn seed_or_clock(seed: Option<u64>) -> u64 {
-    seed.unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64 % 1_000_000)
-            .unwrap_or(0)
-    })
-}
-
-/// A roll's visible vectors as a `(T, V)` float tensor on `device` (trailing steps that do not
-/// fill a whole vector are dropped).
-pub fn roll_to_frames(roll: &PianoRoll, config: &ModelConfig, device: Device) -> Tensor {
-    let (rows, n, _) = roll.to_visible(config.onsets, config.steps_per_vector);
-    Tensor::from_slice(&rows)
-        .view([n as i64, config.n_visible()])
-        .to_device(device)
-}
-
-/// The inverse of [`roll_to_frames`]: `(T, V)` frames (any device, values above ½ are on).
-pub fn frames_to_roll(frames: &Tensor, config: &ModelConfig) -> Result<PianoRoll> {
-    let n = frames.size()[0] as usize;
-    let rows = Vec::<f32>::try_from(
-        frames
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .flatten(0, -1),
-    )?;
-    Ok(PianoRoll::from_visible(
-        &rows,
-        n,
-        config.onsets,
-        config.steps_per_vector,
-        config.steps_per_quarter,
-        config.low_note,
-        config.n_notes,
-    ))
-}
-
-/// `song`'s tempo map and time signatures, moved to a resolution of `ticks_per_quarter`.
-pub fn rescale_meta(
-    song: &midi::Song,
-    ticks_per_quarter: u16,
-) -> (Vec<midi::Tempo>, Vec<midi::TimeSignature>) {
-    let scale =
-        |tick: u64| tick * u64::from(ticks_per_quarter) / u64::from(song.ticks_per_quarter.max(1));
-    (
-        song.tempos
-            .iter()
-            .map(|t| midi::Tempo {
-                tick: scale(t.tick),
-                ..t.clone()
-            })
-            .collect(),
-        song.time_signatures
-            .iter()
-            .map(|t| midi::TimeSignature {
-                tick: scale(t.tick),
-                ..t.clone()
-            })
-            .collect(),
-    )
 }

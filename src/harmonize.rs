@@ -8,14 +8,14 @@
 //! its own track, exactly as quantised to the model's grid (repeated notes stay repeated), and
 //! the harmony on a second track as held notes: a pitch that sounds in consecutive frames is one
 //! note.
+use crate::checkpoint::load_model;
 use crate::config::ModelConfig;
+use crate::data::{frames_to_roll, read_roll, rescale_meta, roll_to_frames};
+use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
-use crate::evaluate::continuation_nll;
-use crate::generate::{
-    frames_to_roll, load_model, read_roll, rescale_meta, roll_to_frames, seed_or_clock,
-};
 use crate::midi::{self, Song};
 use crate::model::clamped::Clamp;
+use crate::model::likelihood::continuation_nll;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};

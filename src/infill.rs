@@ -8,11 +8,13 @@
 //! `p(s | before, after)` and becomes exact as the number of candidates grows. The output is the
 //! input file untouched outside the gap (a note that runs into the gap is cut at its start) with
 //! the new notes on a track of their own.
+use crate::checkpoint::load_model;
+use crate::data::{frames_to_roll, read_roll, roll_to_frames};
+use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
-use crate::evaluate::continuation_nll;
-use crate::generate::{frames_to_roll, load_model, read_roll, roll_to_frames, seed_or_clock};
 use crate::midi::{self, Note, Song};
 use crate::model::clamped::Clamp;
+use crate::model::likelihood::continuation_nll;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};

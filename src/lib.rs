@@ -15,6 +15,7 @@ pub mod atomic;
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
+pub mod data;
 pub mod device;
 pub mod evaluate;
 pub mod generate;

@@ -7,12 +7,13 @@
 //! ([`batches`]). The chunk order is shuffled every
 //! epoch from a seed derived from `--seed` and the epoch, and the random generators are re-seeded
 //! the same way ([`crate::model::rng::manual_seed`]), so a resumed run sees the same data order and samples as an uninterrupted one.
-use crate::checkpoint::{self, CorpusSpec, Sidecar, Stage, TrainParams, Validation};
+use crate::checkpoint::{self, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig};
-use crate::corpus::{is_piano_roll_json, Corpus, DEFAULT_DATA};
+use crate::corpus::{is_piano_roll_json, DEFAULT_DATA};
+use crate::data::TrainingData;
 use crate::device::{self, DeviceArg};
-use crate::evaluate::{evaluate, EvalOptions};
 use crate::interrupt::{self, Interrupted};
+use crate::model::likelihood::{evaluate, EvalOptions};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::plot;
@@ -208,79 +209,6 @@ fn model_config(args: &ModelArgs) -> ModelConfig {
         config.cell = c;
     }
     config
-}
-
-/// The corpus of `data`, checked and turned into one `(n_vectors, n_visible)` tensor per piece.
-pub struct TrainingData {
-    pub spec: CorpusSpec,
-    pub pieces: Vec<Tensor>,
-}
-
-impl TrainingData {
-    pub fn load(
-        data: &Path,
-        split: Option<&str>,
-        config: &ModelConfig,
-        transpose: u32,
-        device: Device,
-    ) -> Result<Self> {
-        let t0 = Instant::now();
-        let mut corpus = Corpus::load(data, split, config)?;
-        let originals = corpus.pieces.len();
-        corpus.add_transpositions(transpose);
-        if transpose > 0 {
-            eprintln!(
-                "transposed by up to ±{transpose} semitones: {} pieces from {originals}",
-                corpus.pieces.len()
-            );
-        }
-        let n_visible = config.n_visible();
-        let pieces: Vec<Tensor> = corpus
-            .visible(config)
-            .into_iter()
-            .map(|(rows, n)| {
-                Tensor::from_slice(&rows)
-                    .view([n as i64, n_visible])
-                    .to_device(device)
-            })
-            .collect();
-        let spec = CorpusSpec {
-            path: data.display().to_string(),
-            split: split.map(str::to_string),
-            pieces: pieces.len(),
-            vectors: corpus.vectors(config),
-        };
-        // The split a piano-roll JSON file is read from, named even when it is the default.
-        let split = split.or(is_piano_roll_json(data).then_some("train"));
-        eprintln!(
-            "corpus {}{}, {} step(s) per quarter note: {} pieces, {} visible vectors, {} skipped ({:.1} s)",
-            spec.path,
-            split.map(|s| format!(" [{s}]")).unwrap_or_default(),
-            config.steps_per_quarter,
-            spec.pieces,
-            spec.vectors,
-            corpus.skipped.len(),
-            t0.elapsed().as_secs_f64()
-        );
-        Ok(TrainingData { spec, pieces })
-    }
-
-    /// Consecutive chunks of at most `len` vectors of every piece.
-    pub fn chunks(&self, len: usize) -> Vec<Tensor> {
-        let len = len.max(1) as i64;
-        let mut out = Vec::new();
-        for piece in &self.pieces {
-            let n = piece.size()[0];
-            let mut start = 0;
-            while start < n {
-                let l = len.min(n - start);
-                // A lone trailing vector teaches nothing about transitions; the original kept it.
-                out.push(piece.narrow(0, start, l));
-                start += l;
-            }
-        }
-        out
-    }
 }
 
 /// Stacks chunks into `(B, T, V)` with zero padding and a `(B, T)` mask of real frames.

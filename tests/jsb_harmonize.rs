@@ -4,10 +4,11 @@
 //! `cargo test --release --test jsb_harmonize -- --nocapture`).
 mod common;
 use common::dev;
+use rnn_rbm::checkpoint::load_model;
 use rnn_rbm::corpus::Corpus;
-use rnn_rbm::evaluate::continuation_nll;
-use rnn_rbm::generate::{frames_to_roll, load_model, roll_to_frames};
+use rnn_rbm::data::{frames_to_roll, roll_to_frames};
 use rnn_rbm::harmonize::{clamp_tensors, frames_with_at_least, melody_clamp, melody_of};
+use rnn_rbm::model::likelihood::continuation_nll;
 use std::path::Path;
 use tch::{Kind, Tensor};
 

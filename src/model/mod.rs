@@ -3,12 +3,14 @@
 //! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
 //! - [`clamped`]: generation with some notes held fixed (harmonising, continuing, infilling);
 //! - [`recurrence`]: the tanh recurrence over a chunk, forward and backward by hand (CPU);
+//! - [`likelihood`]: held-out NLL (AIS and RAISE) and accuracy, and the NLL of continuations;
 //! - [`rng`]: fast uniform bits for Bernoulli sampling (integer tensor ops, all threads);
 //! - [`rbm`]: conditionals, Gibbs sampling and free energy of a binary RBM;
 //! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
 //!   the biases of the RBM of the next frame.
 pub mod ais;
 pub mod clamped;
+pub mod likelihood;
 pub mod rbm;
 pub mod recurrence;
 pub mod rng;

@@ -1,0 +1,397 @@
+//! The likelihood machinery: the two numbers of Boulanger-Lewandowski et al. (2012) on held-out
+//! pieces, and the NLL of candidate continuations (harmonisations, infills). Tensors in, figures out;
+//! `rnn-rbm evaluate` is the command around it.
+//!
+//! - **NLL**: the mean over all frames of `−log p(v_t | v_<t) = F_t(v_t) + log Z_t`, every frame
+//!   weighing the same. `log Z_t` of each frame's conditional RBM is estimated by AIS
+//!   ([`super::ais`]), batched over frames and chains; frames whose effective sample size
+//!   is low are estimated again with four times the temperatures, and the output says how many
+//!   there were and how trustworthy the result is (AIS standard error, ESS). AIS errs on the
+//!   optimistic side; the same estimate by RAISE (reverse AIS from the data frame) errs on the
+//!   pessimistic side, and the two together bracket the true figure.
+//! - **ACC**: the expected frame-level accuracy of Bay et al. (2009), `ΣTP / Σ(TP+FP+FN)` in
+//!   percent over all frames, each frame predicted from the true history by a Gibbs chain of its
+//!   conditional RBM started at the previous true frame, averaged over several samples.
+//!
+//! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
+use super::rbm::{free_energy, gibbs_chain};
+use super::{ais, RnnRbm};
+use crate::config::ModelConfig;
+use serde::Serialize;
+use std::time::Instant;
+use tch::{Kind, Tensor};
+
+/// How to evaluate.
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    pub chains: i64,
+    pub temperatures: usize,
+    /// Gibbs sweeps that fit AIS's base distribution to each frame's RBM.
+    pub base_sweeps: usize,
+    pub refine_below: f64,
+    pub acc_samples: i64,
+    pub gibbs: i64,
+    /// Rows (frames × chains) per AIS batch: bounds memory.
+    pub max_rows: i64,
+    /// Also estimate every `log Z_t` by RAISE, for a conservative figure (twice the time).
+    pub raise: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccuracyCounts;
+    use tch::Tensor;
+
+    fn rows(r: &[[f32; 4]]) -> Tensor {
+        Tensor::from_slice(&r.concat()).view([r.len() as i64, 4])
+    }
+
+    #[test]
+    fn a_perfect_prediction_scores_100_and_an_empty_one_0() {
+        let truth = rows(&[[1., 0., 1., 0.], [0., 1., 1., 1.]]);
+        let mut perfect = AccuracyCounts::default();
+        perfect.add(&truth, &truth);
+        assert_eq!(perfect.percent(), 100.0);
+        let mut empty = AccuracyCounts::default();
+        empty.add(&truth.zeros_like(), &truth);
+        assert_eq!(empty.percent(), 0.0);
+        assert_eq!(empty.fn_, 5.0);
+    }
+
+    #[test]
+    fn accuracy_sums_counts_over_frames_before_dividing() {
+        // Frame 1: TP 1, FP 1, FN 1. Frame 2: TP 3, FP 0, FN 0. → 4 / 6, not the mean of 1/3 and 1.
+        let truth = rows(&[[1., 1., 0., 0.], [0., 1., 1., 1.]]);
+        let guess = rows(&[[1., 0., 1., 0.], [0., 1., 1., 1.]]);
+        let mut c = AccuracyCounts::default();
+        c.add(&guess, &truth);
+        assert_eq!((c.tp, c.fp, c.fn_), (4.0, 1.0, 1.0));
+        assert!((c.percent() - 400.0 / 6.0).abs() < 1e-12);
+    }
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Evaluation {
+    /// Mean over frames of −log p(v_t | v_<t), in nats.
+    pub nll_per_frame: f64,
+    /// Standard error of `nll_per_frame` from the AIS estimates.
+    pub nll_stderr: f64,
+    /// Expected frame-level accuracy, percent.
+    pub acc: f64,
+    pub frames: i64,
+    pub pieces: usize,
+    /// What a frame is.
+    pub frame_unit: String,
+    pub ais_chains: i64,
+    pub ais_temperatures: usize,
+    /// Mean and minimum effective sample size, as fractions of the chains (after refinement).
+    pub ess_mean: f64,
+    pub ess_min: f64,
+    /// Frames estimated again with 4× the temperatures.
+    pub refined_frames: i64,
+    /// The same mean NLL with every `log Z_t` estimated by RAISE (reverse AIS from the data
+    /// frame), which errs on the pessimistic side where AIS errs on the optimistic one: the true
+    /// figure lies between `nll_per_frame` and this, up to their standard errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nll_conservative: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nll_conservative_stderr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ess_conservative_mean: Option<f64>,
+    pub seconds: f64,
+}
+
+/// True positives, false positives and false negatives summed over frames (Bay et al. 2009).
+#[derive(Default, Clone, Copy, Debug, PartialEq)]
+pub struct AccuracyCounts {
+    pub tp: f64,
+    pub fp: f64,
+    pub fn_: f64,
+}
+
+impl AccuracyCounts {
+    /// Adds the counts of binary predictions `guess` against `truth` (same shape).
+    pub fn add(&mut self, guess: &Tensor, truth: &Tensor) {
+        let hit = (guess * truth).sum(Kind::Double).double_value(&[]);
+        self.tp += hit;
+        self.fp += guess.sum(Kind::Double).double_value(&[]) - hit;
+        self.fn_ += truth.sum(Kind::Double).double_value(&[]) - hit;
+    }
+
+    /// `100 · ΣTP / Σ(TP + FP + FN)`; 0 when nothing was predicted or expected.
+    pub fn percent(&self) -> f64 {
+        let all = self.tp + self.fp + self.fn_;
+        if all > 0.0 {
+            100.0 * self.tp / all
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Per-frame inputs of every piece: data `v (N, V)`, previous frames `(N, V)`, biases.
+struct Frames {
+    v: Tensor,
+    prev: Tensor,
+    bv: Tensor,
+    bh: Tensor,
+}
+
+fn frames(model: &RnnRbm, pieces: &[Tensor]) -> Frames {
+    tch::no_grad(|| {
+        let (mut v, mut prev, mut bv, mut bh) = (vec![], vec![], vec![], vec![]);
+        for piece in pieces {
+            let (u_before, _) = model.rnn_states(&piece.unsqueeze(0), None);
+            let (bv_t, bh_t) = model.frame_biases(&u_before.squeeze_dim(0));
+            let shifted = Tensor::cat(
+                &[
+                    piece.zeros_like().narrow(0, 0, 1),
+                    piece.narrow(0, 0, piece.size()[0] - 1),
+                ],
+                0,
+            );
+            v.push(piece.shallow_clone());
+            prev.push(shifted);
+            bv.push(bv_t);
+            bh.push(bh_t);
+        }
+        Frames {
+            v: Tensor::cat(&v, 0),
+            prev: Tensor::cat(&prev, 0),
+            bv: Tensor::cat(&bv, 0),
+            bh: Tensor::cat(&bh, 0),
+        }
+    })
+}
+
+/// AIS over all frames in batches; `progress(done, total)` after each batch.
+fn log_partitions(
+    model: &RnnRbm,
+    f: &Frames,
+    estimator: Estimator,
+    ais_opts: ais::AisOptions,
+    max_rows: i64,
+    progress: &mut dyn FnMut(i64, i64),
+) -> ais::AisEstimate {
+    let n = f.v.size()[0];
+    let batch = (max_rows / ais_opts.chains).max(1);
+    let (mut log_z, mut var, mut ess) = (vec![], vec![], vec![]);
+    let mut start = 0;
+    while start < n {
+        let len = batch.min(n - start);
+        let est = estimator(
+            &model.w,
+            &f.bv.narrow(0, start, len),
+            &f.bh.narrow(0, start, len),
+            &f.prev.narrow(0, start, len),
+            &f.v.narrow(0, start, len),
+            ais_opts,
+        );
+        log_z.push(est.log_z);
+        var.push(est.log_z_var);
+        ess.push(est.ess);
+        start += len;
+        progress(start, n);
+    }
+    ais::AisEstimate {
+        log_z: Tensor::cat(&log_z, 0),
+        log_z_var: Tensor::cat(&var, 0),
+        ess: Tensor::cat(&ess, 0),
+    }
+}
+
+/// `(w, bv, bh, base_start, v_data, options)`: AIS or RAISE.
+type Estimator =
+    fn(&Tensor, &Tensor, &Tensor, &Tensor, &Tensor, ais::AisOptions) -> ais::AisEstimate;
+
+fn forward_ais(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    _v_data: &Tensor,
+    opts: ais::AisOptions,
+) -> ais::AisEstimate {
+    ais::log_partition(w, bv, bh, base_start, opts)
+}
+
+/// `log Z` of every frame by `estimator`; frames whose effective sample size is below
+/// `refine_below` are estimated again with 4× the temperatures. Returns the estimates and how
+/// many frames were refined.
+fn estimate_with_refinement(
+    model: &RnnRbm,
+    f: &Frames,
+    estimator: Estimator,
+    stage: &str,
+    opts: &EvalOptions,
+    progress: &mut dyn FnMut(&str, i64, i64),
+) -> (ais::AisEstimate, i64) {
+    let ais_opts = ais::AisOptions {
+        chains: opts.chains,
+        temperatures: opts.temperatures,
+        base_sweeps: opts.base_sweeps,
+    };
+    let mut est = log_partitions(model, f, estimator, ais_opts, opts.max_rows, &mut |d, t| {
+        progress(stage, d, t)
+    });
+    // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
+    let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
+    let refined = weak.size()[0];
+    if refined > 0 {
+        let sub = Frames {
+            v: f.v.index_select(0, &weak),
+            prev: f.prev.index_select(0, &weak),
+            bv: f.bv.index_select(0, &weak),
+            bh: f.bh.index_select(0, &weak),
+        };
+        let refining = format!("{stage} (refining)");
+        let again = log_partitions(
+            model,
+            &sub,
+            estimator,
+            ais::AisOptions {
+                temperatures: opts.temperatures * 4,
+                ..ais_opts
+            },
+            opts.max_rows,
+            &mut |d, t| progress(&refining, d, t),
+        );
+        let _ = est.log_z.index_copy_(0, &weak, &again.log_z);
+        let _ = est.log_z_var.index_copy_(0, &weak, &again.log_z_var);
+        let _ = est.ess.index_copy_(0, &weak, &again.ess);
+    }
+    (est, refined)
+}
+
+/// Mean NLL per frame `F_t(v_t) + log Z_t` and its standard error.
+fn nll_of(model: &RnnRbm, f: &Frames, est: &ais::AisEstimate) -> (f64, f64) {
+    let n = f.v.size()[0] as f64;
+    tch::no_grad(|| {
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
+        (
+            nll.mean(Kind::Double).double_value(&[]),
+            est.log_z_var.sum(Kind::Double).sqrt().double_value(&[]) / n,
+        )
+    })
+}
+
+/// Evaluates `model` on `pieces` (each `(n_i, V)`).
+pub fn evaluate(
+    model: &RnnRbm,
+    config: &ModelConfig,
+    pieces: &[Tensor],
+    opts: &EvalOptions,
+    progress: &mut dyn FnMut(&str, i64, i64),
+) -> Evaluation {
+    let t0 = Instant::now();
+    let f = frames(model, pieces);
+    let n = f.v.size()[0];
+    let (est, refined_frames) =
+        estimate_with_refinement(model, &f, forward_ais, "AIS", opts, progress);
+    let (nll, nll_stderr) = nll_of(model, &f, &est);
+    let raise = opts.raise.then(|| {
+        let (est, _) = estimate_with_refinement(
+            model,
+            &f,
+            ais::log_partition_conservative,
+            "RAISE",
+            opts,
+            progress,
+        );
+        let (nll, stderr) = nll_of(model, &f, &est);
+        (nll, stderr, est.ess.mean(Kind::Double).double_value(&[]))
+    });
+    // Expected accuracy over samples of each frame's conditional.
+    let mut counts = AccuracyCounts::default();
+    for s in 0..opts.acc_samples {
+        let guess = gibbs_chain(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs);
+        counts.add(&guess, &f.v);
+        progress("accuracy", s + 1, opts.acc_samples);
+    }
+    let frame_unit = if config.steps_per_vector == 1 {
+        format!(
+            "one grid step ({} per quarter note)",
+            config.steps_per_quarter
+        )
+    } else {
+        format!(
+            "one visible vector of {} grid steps ({} per quarter note)",
+            config.steps_per_vector, config.steps_per_quarter
+        )
+    };
+    Evaluation {
+        nll_per_frame: nll,
+        nll_stderr,
+        acc: counts.percent(),
+        frames: n,
+        pieces: pieces.len(),
+        frame_unit,
+        ais_chains: opts.chains,
+        ais_temperatures: opts.temperatures,
+        ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
+        ess_min: est.ess.min().double_value(&[]),
+        refined_frames,
+        nll_conservative: raise.map(|r| r.0),
+        nll_conservative_stderr: raise.map(|r| r.1),
+        ess_conservative_mean: raise.map(|r| r.2),
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// `−log p(v_1 … v_T | start)` of each of a batch of continuations `v (B, T, V)`, summed over
+/// their frames: the RNN starts from state `u (B, R)` after the frame `v_prev (B, V)`. Every
+/// frame's `log Z` is estimated by AIS (`chains` × `temperatures`, base fitted from the previous
+/// frame, weak frames refined). Used to rank or resample candidate harmonisations and infills.
+pub fn continuation_nll(
+    model: &RnnRbm,
+    u: &Tensor,
+    v_prev: &Tensor,
+    v: &Tensor,
+    chains: i64,
+    temperatures: usize,
+) -> Vec<f64> {
+    let (batch, steps, n_visible) = v.size3().expect("continuations are (B, T, V)");
+    if steps == 0 {
+        return vec![0.0; batch as usize];
+    }
+    let f = tch::no_grad(|| {
+        let v = v.to_kind(model.w.kind());
+        let (u_before, _) = model.rnn_states(&v, Some(u));
+        let (bv, bh) = model.frame_biases(&u_before);
+        let prev = Tensor::cat(
+            &[
+                v_prev.to_kind(v.kind()).unsqueeze(1),
+                v.narrow(1, 0, steps - 1),
+            ],
+            1,
+        );
+        let flat = |t: &Tensor| t.reshape([batch * steps, t.size()[2]]);
+        Frames {
+            v: flat(&v),
+            prev: flat(&prev),
+            bv: flat(&bv),
+            bh: flat(&bh),
+        }
+    });
+    debug_assert_eq!(f.v.size()[1], n_visible);
+    let opts = EvalOptions {
+        chains,
+        temperatures,
+        base_sweeps: 20,
+        refine_below: 0.1,
+        acc_samples: 1,
+        gibbs: 1,
+        max_rows: 1 << 14,
+        raise: false,
+    };
+    let (est, _) = estimate_with_refinement(model, &f, forward_ais, "", &opts, &mut |_, _, _| {});
+    tch::no_grad(|| {
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh) + &est.log_z;
+        Vec::<f64>::try_from(
+            nll.view([batch, steps])
+                .sum_dim_intlist(1, false, Kind::Double)
+                .to_device(tch::Device::Cpu),
+        )
+        .expect("a vector of doubles")
+    })
+}
