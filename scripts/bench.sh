@@ -76,6 +76,25 @@ train_row() {
   rows+=("| train: $label | $(frames_per_s "$out/metrics.jsonl") frames/s | $mem MiB | \`rnn-rbm train $epochs $*\` |")
 }
 
+# write_block KEY TITLE TABLE: puts TABLE between docs/BENCHMARKS.md's "bench:KEY" markers (a new
+# "### TITLE" section at the end the first time).
+write_block() {
+  python3 - "$@" <<'EOF'
+import re, sys
+key, title, table = sys.argv[1:4]
+path = "docs/BENCHMARKS.md"
+text = open(path).read()
+start, end = f"<!-- bench:{key}:start -->", f"<!-- bench:{key}:end -->"
+block = f"{start}\n{table}\n{end}"
+if start in text:
+    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+else:
+    text = text.rstrip() + f"\n\n### {title}\n\n{block}\n"
+open(path, "w").write(text)
+print(f"wrote the table into {path}", file=sys.stderr)
+EOF
+}
+
 # --baseline: the same training rows with two builds, alternating (a shared machine's slow
 # spells then hit both alike), the median frames/s of each over 3 rounds, and their ratio.
 if [[ -n $baseline ]]; then
@@ -110,20 +129,7 @@ print(f"| {label} | {o:.0f} ({each(old)}) | {n:.0f} ({each(new)}) | **{n / o:.2f
   )
   echo "$against"
   if [[ $write == 1 ]]; then
-    python3 - "$against" <<'EOF'
-import re, sys
-table = sys.argv[1]
-path = "docs/BENCHMARKS.md"
-text = open(path).read()
-start, end = "<!-- bench:against:start -->", "<!-- bench:against:end -->"
-block = f"{start}\n{table}\n{end}"
-if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + f"\n\n### Against the previous build\n\n{block}\n"
-open(path, "w").write(text)
-print(f"wrote the table into {path}", file=sys.stderr)
-EOF
+    write_block against "Against the previous build" "$against"
   fi
   exit 0
 fi
@@ -206,18 +212,5 @@ table=$(
 )
 echo "$table"
 if [[ $write == 1 ]]; then
-  python3 - "$table" "$device" <<'EOF'
-import re, sys
-table, device = sys.argv[1], sys.argv[2]
-path = "docs/BENCHMARKS.md"
-text = open(path).read()
-start, end = f"<!-- bench:{device}:start -->", f"<!-- bench:{device}:end -->"
-block = f"{start}\n{table}\n{end}"
-if start in text:
-    text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text = text.rstrip() + f"\n\n### Benchmark ({device})\n\n{block}\n"
-open(path, "w").write(text)
-print(f"wrote the table into {path}", file=sys.stderr)
-EOF
+  write_block "$device" "Benchmark ($device)" "$table"
 fi
