@@ -1,11 +1,9 @@
 //! `rnn-rbm generate`: compose pieces with a trained RNN-RBM and write them as MIDI.
 //!
 //! The RNN is first primed on the opening of a piece (`--primer`, or a piece of the checkpoint's
-//! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain (200) of
-//! its frame's RBM, started from silence (`--chain-start`). The original started each chain at
-//! the previous vector and ran 25 steps, and its pieces got stuck on chords: on the JSB model that
-//! sampler's pieces overlap the valid chorales' style by 0.64, these by 0.79 (mean of five
-//! seeds; docs/BENCHMARKS.md, "Generation"). All `--count` pieces are composed together, as one batch.
+//! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
+//! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 200 steps from silence
+//! for the paper layout, the original's 25 steps from the previous vector for the seed layout). All `--count` pieces are composed together, as one batch.
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::config::ModelConfig;
 use crate::corpus::Corpus;
@@ -13,6 +11,7 @@ use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
 use crate::midi;
+use crate::model::rnn_rbm::GibbsStart;
 use crate::model::RnnRbm;
 use crate::plot;
 use crate::progress::Progress;
@@ -55,14 +54,15 @@ pub struct GenerateArgs {
     /// Tempo of the written MIDI, in quarter notes per minute
     #[arg(long, default_value_t = 120.0)]
     pub tempo: f64,
-    /// Gibbs steps per visible vector (the original took 25; see --chain-start)
-    #[arg(long, default_value_t = 200)]
-    pub gibbs: i64,
+    /// Gibbs steps per visible vector [default: 200 for one frame per vector (the paper layout),
+    /// 25 for the seed layout, as the original]
+    #[arg(long)]
+    pub gibbs: Option<i64>,
     /// Where each vector's Gibbs chain starts: at silence, at a sample of the frame's visible
-    /// biases, or at the previous vector (the original's sampler is `--chain-start previous
-    /// --gibbs 25`, whose chains stay where they are: held chords)
-    #[arg(long, value_enum, default_value = "silence")]
-    pub chain_start: crate::model::rnn_rbm::GibbsStart,
+    /// biases, or at the previous vector [default: silence for one frame per vector (the paper
+    /// layout), previous for the seed layout, as the original]
+    #[arg(long, value_enum)]
+    pub chain_start: Option<GibbsStart>,
     /// Velocity of every note
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
@@ -79,6 +79,19 @@ pub struct GenerateArgs {
     pub device: DeviceArg,
     #[arg(long)]
     pub threads: Option<i32>,
+}
+
+/// The sampler `generate` uses unless told otherwise, measured with `rnn-rbm stats`
+/// (docs/BENCHMARKS.md, "Generation"): for one frame per vector (the paper layout) 200 Gibbs steps
+/// from silence, whose pieces are closer to the chorales than the original's 25 steps from the
+/// previous vector (0.79 against 0.64 on the JSB model); for the seed layout the original's, which
+/// did better there (0.51 … 0.53 against 0.33 … 0.37 on a Bach model of 60 epochs).
+pub fn default_sampler(config: &ModelConfig) -> (GibbsStart, i64) {
+    if config.steps_per_vector == 1 {
+        (GibbsStart::Silence, 200)
+    } else {
+        (GibbsStart::Previous, 25)
+    }
 }
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
@@ -148,7 +161,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             args.tempo
         );
     }
-    if args.gibbs < 1 {
+    if args.gibbs.is_some_and(|g| g < 1) {
         bail!("--gibbs must be at least 1");
     }
     let loaded = load_model(&args.checkpoint, device)?;
@@ -179,6 +192,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
 
     let steps = args.length.unwrap_or(300 * config.steps_per_vector);
     let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
+    let sampler = default_sampler(&config);
     let t0 = Instant::now();
     let mut bar = Progress::bar_only("composing", n_vectors as u64);
     let out = loaded
@@ -187,8 +201,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             &u,
             &v_last,
             n_vectors as i64,
-            args.gibbs,
-            args.chain_start,
+            args.gibbs.unwrap_or(sampler.1),
+            args.chain_start.unwrap_or(sampler.0),
             &mut |done| bar.set(done as u64, String::new),
         )
         .to_device(Device::Cpu)

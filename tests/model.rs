@@ -529,3 +529,15 @@ fn chains_started_at_silence_or_at_the_biases_forget_the_previous_vector() {
             == 1
     );
 }
+
+#[test]
+fn generation_defaults_to_long_chains_from_silence_for_frames_and_the_originals_sampler_for_the_seed_layout(
+) {
+    use rnn_rbm::config::{Layout, ModelConfig};
+    use rnn_rbm::generate::default_sampler;
+    use rnn_rbm::model::rnn_rbm::GibbsStart;
+    let paper = ModelConfig::for_layout(Layout::Paper, None);
+    let seed = ModelConfig::for_layout(Layout::Seed, None);
+    assert_eq!(default_sampler(&paper), (GibbsStart::Silence, 200));
+    assert_eq!(default_sampler(&seed), (GibbsStart::Previous, 25));
+}
