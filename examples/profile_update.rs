@@ -1,5 +1,6 @@
 //! Where the time of one training update goes (paper layout, 150 hidden, 100 recurrent, CD-15,
-//! one chunk of 100 frames): `cargo run --release --example profile_update -- [threads] [batch]`.
+//! one chunk of 100 frames): `cargo run --release --example profile_update -- [threads] [batch] [cuda]`
+//! (each line is the mean of 50 calls after 3 warm-ups; on a shared machine compare lines of one run).
 use rnn_rbm::model::rbm::gibbs_chain;
 use rnn_rbm::model::RnnRbm;
 use std::time::Instant;
