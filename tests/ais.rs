@@ -16,7 +16,7 @@ fn rbms(
     bv_mean: f64,
     bv_scale: f64,
 ) -> (Tensor, Tensor, Tensor) {
-    tch::manual_seed(seed);
+    rnn_rbm::model::rng::manual_seed(seed);
     let opts = (Kind::Float, dev());
     let w = Tensor::randn([v, h], opts) * w_scale;
     let bv = Tensor::randn([frames, v], opts) * bv_scale + bv_mean;

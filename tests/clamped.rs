@@ -8,7 +8,7 @@ use rnn_rbm::model::RnnRbm;
 use tch::{nn, Kind, Tensor};
 
 fn model(v: i64, h: i64, r: i64, seed: i64, w_scale: f64) -> (nn::VarStore, RnnRbm) {
-    tch::manual_seed(seed);
+    rnn_rbm::model::rng::manual_seed(seed);
     let vs = nn::VarStore::new(dev());
     let m = RnnRbm::new(&vs.root(), v, h, r);
     tch::no_grad(|| {

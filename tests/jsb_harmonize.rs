@@ -17,7 +17,7 @@ const DATA: &str = "data/jsb-chorales-quarter.json";
 
 #[test]
 fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
-    tch::manual_seed(7);
+    rnn_rbm::model::rng::manual_seed(7);
     let loaded = load_model(Path::new(CHECKPOINT), dev()).unwrap();
     let config = loaded.sidecar.model.clone();
     let model = &loaded.model;

@@ -1135,9 +1135,17 @@ fn from_frames_should_mark_onsets_where_a_pitch_starts_sounding() {
 }
 
 #[test]
-fn from_frames_should_refuse_more_than_a_million_frames() {
-    let frames = vec![Vec::new(); 1_000_001];
-    assert!(error_text(PianoRoll::from_frames(&frames, 4, 21, 88)).contains("1000001 steps"));
+fn from_frames_should_refuse_one_frame_more_than_the_step_limit_and_take_the_limit() {
+    let over = rnn_rbm::roll::MAX_STEPS + 1;
+    let frames = vec![Vec::new(); over];
+    assert!(
+        error_text(PianoRoll::from_frames(&frames, 1, 21, 88)).contains(&format!("{over} steps"))
+    );
+    let frames = vec![Vec::new(); rnn_rbm::roll::MAX_STEPS];
+    assert_eq!(
+        PianoRoll::from_frames(&frames, 1, 21, 88).unwrap().steps(),
+        rnn_rbm::roll::MAX_STEPS
+    );
 }
 
 #[test]
