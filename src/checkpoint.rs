@@ -9,7 +9,7 @@
 //! one, and never an archive paired with another run's sidecar. The `.json` beside it (written
 //! the same way, just after) is for people and tools; loading trusts the embedded copy.
 use crate::atomic;
-use crate::config::ModelConfig;
+use crate::config::{Layout, ModelConfig};
 use crate::model::RnnRbm;
 use crate::optim::OptimizerKind;
 use anyhow::{bail, Context, Result};
@@ -62,6 +62,44 @@ pub struct TrainParams {
 }
 
 impl TrainParams {
+    /// The original's recipe, which the `seed` and `paper` layouts keep: Adam at 0.001, one
+    /// chunk of 100 vectors per update, CD-15, clipping at ±10, 100 epochs of CD-1 pre-training.
+    pub fn defaults() -> Self {
+        TrainParams {
+            optimizer: OptimizerKind::Adam,
+            lr: 0.001,
+            k: 15,
+            clip: 10.0,
+            chunk_len: 100,
+            batch_size: 1,
+            seed: 1234,
+            init_epochs: 100,
+            init_k: 1,
+            init_lr: 0.001,
+            validation: None,
+            transpose: 0,
+            weight_decay: 0.0,
+            lr_halflife: None,
+            cd_start: Default::default(),
+        }
+    }
+
+    /// The defaults of a layout. `chorale` learns from 8 chunks per update at a learning rate
+    /// of 0.003 that halves every 100 epochs (the recipe of the committed JSB model, whose
+    /// half-life was 50 over 300 epochs; docs/BENCHMARKS.md has the measurements); `seed` and
+    /// `paper` keep the original's [`defaults`](Self::defaults).
+    pub fn for_layout(layout: Layout) -> Self {
+        match layout {
+            Layout::Chorale => TrainParams {
+                batch_size: 8,
+                lr: 0.003,
+                lr_halflife: Some(100.0),
+                ..Self::defaults()
+            },
+            Layout::Seed | Layout::Paper => Self::defaults(),
+        }
+    }
+
     /// The learning rate of epoch `epoch` (1-based).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         match self.lr_halflife {
@@ -85,6 +123,21 @@ pub struct Validation {
     /// frame (0 in runs older than this field: the visible biases alone).
     #[serde(default)]
     pub base_sweeps: usize,
+}
+
+impl Validation {
+    /// The cheap estimate `train` runs on `path` (`split`) unless told otherwise: 10 AIS chains
+    /// × 100 temperatures (and RAISE) every 50 epochs, the base fitted by 20 sweeps.
+    pub fn new(path: String, split: Option<String>) -> Self {
+        Validation {
+            path,
+            split,
+            every: 50,
+            chains: 10,
+            temperatures: 100,
+            base_sweeps: 20,
+        }
+    }
 }
 
 /// Which data a model was trained on.

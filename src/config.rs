@@ -3,9 +3,13 @@
 //! A [`ModelConfig`] says how a piano roll becomes visible vectors (note range, grid, onset bits,
 //! steps per vector) and how big the model is; a checkpoint's sidecar carries it so that nothing
 //! else needs flags to use the checkpoint.
+pub use crate::roll::Quantise;
 use serde::{Deserialize, Serialize};
 
-/// The two layouts of the issue tracker and the literature.
+/// The layout `train` and `init` use unless `--layout` says otherwise.
+pub const DEFAULT_LAYOUT: Layout = Layout::Chorale;
+
+/// The original's layout, the paper's, and ours (the default).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
@@ -15,6 +19,12 @@ pub enum Layout {
     /// Boulanger-Lewandowski et al. (2012): 88 keys 21..108, one frame per vector, sounding bits
     /// only, 150 hidden, 100 recurrent; one frame per quarter note by default.
     Paper,
+    /// The default: the paper's model (one frame per vector, sounding bits only, one frame per
+    /// quarter note) with MIDI read as the JSB Chorales piano rolls were made, the notes
+    /// sounding at the start of every step ([`Quantise::Sample`]: a voice never sounds twice in
+    /// one frame); notes 33..88 (A1..E6, the chorales' range with room to transpose), 300 hidden,
+    /// 50 recurrent: the sizes of the committed JSB model.
+    Chorale,
 }
 
 impl std::fmt::Display for Layout {
@@ -22,6 +32,7 @@ impl std::fmt::Display for Layout {
         f.write_str(match self {
             Layout::Seed => "seed",
             Layout::Paper => "paper",
+            Layout::Chorale => "chorale",
         })
     }
 }
@@ -47,6 +58,9 @@ pub struct ModelConfig {
     /// The recurrence: the paper's tanh RNN, or a GRU.
     #[serde(default)]
     pub cell: Cell,
+    /// How MIDI notes are put on the grid (rounded, in checkpoints older than this field).
+    #[serde(default)]
+    pub quantise: Quantise,
 }
 
 /// The recurrent cell that carries the history.
@@ -74,6 +88,7 @@ impl ModelConfig {
                 n_hidden: 50,
                 n_rnn: 100,
                 cell: Cell::Tanh,
+                quantise: Quantise::Round,
             },
             Layout::Paper => ModelConfig {
                 layout,
@@ -85,6 +100,19 @@ impl ModelConfig {
                 n_hidden: 150,
                 n_rnn: 100,
                 cell: Cell::Tanh,
+                quantise: Quantise::Round,
+            },
+            Layout::Chorale => ModelConfig {
+                layout,
+                low_note: 33,
+                n_notes: 56,
+                steps_per_quarter: steps_per_quarter.unwrap_or(1),
+                onsets: false,
+                steps_per_vector: 1,
+                n_hidden: 300,
+                n_rnn: 50,
+                cell: Cell::Tanh,
+                quantise: Quantise::Sample,
             },
         }
     }

@@ -5,6 +5,10 @@
 //!
 //! Every piece becomes a [`PianoRoll`] on the layout's grid and note range. A file that cannot
 //! be read is skipped with a warning naming it and the reason; only an empty result is an error.
+//!
+//! A folder of MIDI files has two fixed splits too ([`folder_split`]): `valid` is every tenth
+//! file in path order (the 10th, 20th, …), `train` the others, so that validation always sees
+//! the same held-out pieces whatever the machine.
 use crate::config::ModelConfig;
 use crate::midi;
 use crate::progress::Progress;
@@ -38,9 +42,9 @@ impl Corpus {
             bail!("data {} not found", path.display());
         }
         let is_json = path.is_file() && is_piano_roll_json(path);
-        if split.is_some() && !is_json {
+        if split.is_some() && !is_json && !path.is_dir() {
             bail!(
-                "--split applies to a piano-roll JSON file, and {} is not one",
+                "--split applies to a piano-roll JSON file or a folder of MIDI files, and {} is neither",
                 path.display()
             );
         }
@@ -54,7 +58,7 @@ impl Corpus {
         let mut corpus = if is_json {
             load_json(path, split.unwrap_or("train"), config)?
         } else {
-            load_midi(path, config)?
+            load_midi(path, split, config)?
         };
         let min_steps = 2 * config.steps_per_vector;
         let (kept, short): (Vec<Piece>, Vec<Piece>) = corpus
@@ -147,10 +151,38 @@ pub fn midi_files(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
-    let files = midi_files(path)?;
+/// Every how many files of a folder, in path order, one is held out as `valid`.
+pub const VALID_EVERY: usize = 10;
+
+/// The files of split `split` of a folder's MIDI `files` (sorted by path, as [`midi_files`]
+/// returns them): `valid` holds the files at positions 10, 20, 30, … (counting from 1), `train`
+/// all the others. The split is decided on the file list, before any file is read, so a file
+/// that cannot be read does not move the others from one split to the other.
+pub fn folder_split(files: Vec<PathBuf>, split: &str) -> Result<Vec<PathBuf>> {
+    let held_out = |i: usize| i % VALID_EVERY == VALID_EVERY - 1;
+    let keep: fn(bool) -> bool = match split {
+        "train" => |h| !h,
+        "valid" => |h| h,
+        _ => bail!("a folder of MIDI files has the splits \"train\" and \"valid\" (every {VALID_EVERY}th file by name), not {split:?}"),
+    };
+    Ok(files
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| keep(held_out(i)))
+        .map(|(_, f)| f)
+        .collect())
+}
+
+fn load_midi(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<Corpus> {
+    let mut files = midi_files(path)?;
     if files.is_empty() {
         bail!("no .mid or .midi files in {}", path.display());
+    }
+    if let Some(split) = split {
+        files = folder_split(files, split)?;
+        if files.is_empty() {
+            bail!("split {split:?} of {} holds no files", path.display());
+        }
     }
     let mut corpus = Corpus {
         pieces: Vec::new(),
@@ -161,11 +193,12 @@ fn load_midi(path: &Path, config: &ModelConfig) -> Result<Corpus> {
         bar.set(i as u64 + 1, String::new);
         let name = file.display().to_string();
         let roll = midi::read_file(&file).and_then(|song| {
-            PianoRoll::from_song(
+            PianoRoll::from_song_with(
                 &song,
                 config.steps_per_quarter,
                 config.low_note,
                 config.n_notes,
+                config.quantise,
             )
         });
         match roll {

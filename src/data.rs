@@ -87,11 +87,12 @@ impl TrainingData {
 /// A MIDI file and its piano roll on `config`'s grid; errors name the file as `what FILE`.
 pub fn read_roll(path: &Path, config: &ModelConfig, what: &str) -> Result<(midi::Song, PianoRoll)> {
     let song = midi::read_file(path)?;
-    let roll = PianoRoll::from_song(
+    let roll = PianoRoll::from_song_with(
         &song,
         config.steps_per_quarter,
         config.low_note,
         config.n_notes,
+        config.quantise,
     )
     .with_context(|| format!("{what} {}", path.display()))?;
     Ok((song, roll))

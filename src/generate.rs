@@ -11,7 +11,6 @@ use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
 use crate::midi;
-use crate::model::rnn_rbm::GibbsStart;
 use crate::model::RnnRbm;
 use crate::plot;
 use crate::progress::Progress;
@@ -54,15 +53,8 @@ pub struct GenerateArgs {
     /// Tempo of the written MIDI, in quarter notes per minute
     #[arg(long, default_value_t = 120.0)]
     pub tempo: f64,
-    /// Gibbs steps per visible vector [default: 200 for one frame per vector (the paper layout),
-    /// 25 for the seed layout, as the original]
-    #[arg(long)]
-    pub gibbs: Option<i64>,
-    /// Where each vector's Gibbs chain starts: at silence, at a sample of the frame's visible
-    /// biases, or at the previous vector [default: silence for one frame per vector (the paper
-    /// layout), previous for the seed layout, as the original]
-    #[arg(long, value_enum)]
-    pub chain_start: Option<GibbsStart>,
+    #[command(flatten)]
+    pub sampler: crate::args::SamplerArgs,
     /// Velocity of every note
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
@@ -81,18 +73,7 @@ pub struct GenerateArgs {
     pub threads: Option<i32>,
 }
 
-/// The sampler `generate` uses unless told otherwise, measured with `rnn-rbm stats`
-/// (docs/BENCHMARKS.md, "Generation"): for one frame per vector (the paper layout) 200 Gibbs steps
-/// from silence, whose pieces are closer to the chorales than the original's 25 steps from the
-/// previous vector (0.79 against 0.64 on the JSB model); for the seed layout the original's, which
-/// did better there (0.51 … 0.53 against 0.33 … 0.37 on a Bach model of 60 epochs).
-pub fn default_sampler(config: &ModelConfig) -> (GibbsStart, i64) {
-    if config.steps_per_vector == 1 {
-        (GibbsStart::Silence, 200)
-    } else {
-        (GibbsStart::Previous, 25)
-    }
-}
+pub use crate::model::rnn_rbm::default_sampler;
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
 /// (`None`, with a warning, when the corpus is not at hand).
@@ -161,9 +142,6 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             args.tempo
         );
     }
-    if args.gibbs.is_some_and(|g| g < 1) {
-        bail!("--gibbs must be at least 1");
-    }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     // Load the SoundFont before composing, so a missing one fails fast.
@@ -192,7 +170,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
 
     let steps = args.length.unwrap_or(300 * config.steps_per_vector);
     let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
-    let sampler = default_sampler(&config);
+    let (start, gibbs) = args.sampler.resolve(&config)?;
     let t0 = Instant::now();
     let mut bar = Progress::bar_only("composing", n_vectors as u64);
     let out = loaded
@@ -201,8 +179,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             &u,
             &v_last,
             n_vectors as i64,
-            args.gibbs.unwrap_or(sampler.1),
-            args.chain_start.unwrap_or(sampler.0),
+            gibbs,
+            start,
             &mut |done| bar.set(done as u64, String::new),
         )
         .to_device(Device::Cpu)

@@ -44,9 +44,8 @@ pub struct HarmonizeArgs {
     /// Random seed [default: from the clock, printed]
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Gibbs steps per frame
-    #[arg(long, default_value_t = 25)]
-    pub gibbs: i64,
+    #[command(flatten)]
+    pub sampler: crate::args::SamplerArgs,
     /// Velocity of the harmony's notes (the melody keeps its own)
     #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
@@ -185,7 +184,8 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
     let u0 = model.initial_state(candidates);
     let v0 = Tensor::zeros([candidates, config.n_visible()], (Kind::Float, device));
     let voices = (args.voices > 0).then_some(args.voices);
-    let out = model.generate_clamped(&u0, &v0, &clamp, args.gibbs, voices);
+    let sampler = args.sampler.resolve(&config)?;
+    let out = model.generate_clamped(&u0, &v0, &clamp, sampler, voices);
     let nll = continuation_nll(model, &u0, &v0, &out, 20, 200);
     let picks = pick_best(&nll, args.count, args.best_of, frames as usize);
 

@@ -49,9 +49,8 @@ pub struct InfillArgs {
     /// Random seed [default: from the clock, printed]
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Gibbs steps per visible vector
-    #[arg(long, default_value_t = 25)]
-    pub gibbs: i64,
+    #[command(flatten)]
+    pub sampler: crate::args::SamplerArgs,
     /// Velocity of the new notes [default: the input's median]
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: Option<u8>,
@@ -145,7 +144,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
     });
     let voices = (args.voices > 0).then_some(args.voices);
     let clamp = Clamp::none(count, b - a, n_visible, device);
-    let gap = model.generate_clamped(&u, &v_prev, &clamp, args.gibbs, voices);
+    let gap = model.generate_clamped(&u, &v_prev, &clamp, args.sampler.resolve(&config)?, voices);
     // Sampling-importance-resampling on the bars after the gap.
     let chosen = if after_end > b && count > 1 {
         let after = frames

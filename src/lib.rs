@@ -11,6 +11,7 @@
 //!   [`infill`], [`stats`] (style features and copying against a corpus, maths in [`style`]);
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
 //!   (piano-roll and training-chart PNGs).
+pub mod args;
 pub mod atomic;
 pub mod checkpoint;
 pub mod config;

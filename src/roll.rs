@@ -35,6 +35,19 @@ const PREFERRED_TICKS_PER_QUARTER: u16 = 480;
 /// The largest ticks per quarter note a MIDI header can hold (15 bits).
 const MAX_TICKS_PER_QUARTER: u32 = 0x7FFF;
 
+/// How notes are put on the grid (see [`PianoRoll::from_song_with`]).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantise {
+    /// Round every start and end to the nearest step; a note never vanishes, so on a coarse grid
+    /// two short notes of one voice can sound in the same step.
+    #[default]
+    Round,
+    /// Read the notes sounding at the start of every step, as the JSB Chorales piano rolls were
+    /// made: a voice never sounds twice in one step, and a note between two steps is left out.
+    Sample,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PianoRoll {
     pub steps_per_quarter: u32,
@@ -65,27 +78,46 @@ impl PianoRoll {
         self.sounding.len().checked_div(self.n_notes).unwrap_or(0)
     }
 
-    /// Quantises a song's notes to the grid.
-    ///
-    /// A note from tick `a` to tick `b` covers steps `round(a·spq/tpq)` up to (excluding)
-    /// `round(b·spq/tpq)`, rounding halves up; one that shrinks to nothing keeps one step. Notes
-    /// outside `[low_note, low_note + n_notes)` are dropped (see [`notes_out_of_range`]). The roll
-    /// ends with the last kept note.
+    /// Quantises a song's notes to the grid by rounding ([`Quantise::Round`]).
     pub fn from_song(
         song: &Song,
         steps_per_quarter: u32,
         low_note: u8,
         n_notes: usize,
     ) -> Result<PianoRoll> {
+        Self::from_song_with(song, steps_per_quarter, low_note, n_notes, Quantise::Round)
+    }
+
+    /// Quantises a song's notes to the grid.
+    ///
+    /// [`Quantise::Round`]: a note from tick `a` to tick `b` covers steps `round(a·spq/tpq)` up to
+    /// (excluding) `round(b·spq/tpq)`, rounding halves up; one that shrinks to nothing keeps one
+    /// step. [`Quantise::Sample`]: it covers the steps whose start lies in `[a, b)`, that is
+    /// `ceil(a·spq/tpq)` up to `ceil(b·spq/tpq)`; one that holds no step start is left out.
+    /// Notes outside `[low_note, low_note + n_notes)` are dropped (see [`notes_out_of_range`]).
+    /// The roll ends with the last kept note.
+    pub fn from_song_with(
+        song: &Song,
+        steps_per_quarter: u32,
+        low_note: u8,
+        n_notes: usize,
+        mode: Quantise,
+    ) -> Result<PianoRoll> {
         check_grid(steps_per_quarter, low_note, n_notes)?;
         ensure!(
             song.ticks_per_quarter > 0,
             "the song has 0 ticks per quarter note"
         );
-        let quantise = |tick: u64| quantise_tick(tick, steps_per_quarter, song.ticks_per_quarter);
-        let steps_of = |note: &Note| {
-            let start = quantise(note.start);
-            (start, quantise(note.end).max(start + 1))
+        let tpq = song.ticks_per_quarter;
+        let steps_of = |note: &Note| match mode {
+            Quantise::Round => {
+                let start = quantise_tick(note.start, steps_per_quarter, tpq);
+                (start, quantise_tick(note.end, steps_per_quarter, tpq).max(start + 1))
+            }
+            Quantise::Sample => (
+                ceil_tick(note.start, steps_per_quarter, tpq),
+                ceil_tick(note.end, steps_per_quarter, tpq),
+            ),
         };
         let mut in_range: Vec<&Note> = song
             .notes
@@ -100,6 +132,14 @@ impl PianoRoll {
             dropped,
             low_note,
             usize::from(low_note) + n_notes - 1
+        );
+        in_range.retain(|note| {
+            let (start, end) = steps_of(note);
+            start < end
+        });
+        ensure!(
+            !in_range.is_empty(),
+            "no notes on the grid: every note falls between two of its {steps_per_quarter} steps per quarter note"
         );
         let length = in_range
             .iter()
@@ -417,6 +457,12 @@ fn column_of(pitch: u8, low_note: u8, n_notes: usize) -> Option<usize> {
 }
 
 /// `round(tick · spq / tpq)` with halves rounded up, exactly (u128 cannot overflow here).
+/// `ceil(tick · spq / tpq)`: the first step that starts at or after `tick`.
+fn ceil_tick(tick: u64, steps_per_quarter: u32, ticks_per_quarter: u16) -> u128 {
+    let numerator = u128::from(tick) * u128::from(steps_per_quarter);
+    numerator.div_ceil(u128::from(ticks_per_quarter))
+}
+
 fn quantise_tick(tick: u64, steps_per_quarter: u32, ticks_per_quarter: u16) -> u128 {
     let numerator = u128::from(tick) * u128::from(steps_per_quarter);
     let tpq = u128::from(ticks_per_quarter);

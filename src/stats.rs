@@ -20,7 +20,8 @@ pub struct StatsArgs {
     /// are taken as quarter notes)
     #[arg(long, default_value = corpus::DEFAULT_DATA)]
     pub reference: PathBuf,
-    /// The split of a piano-roll JSON reference [default: train]
+    /// The split of the reference: of a piano-roll JSON file [default: train], or of a MIDI folder
+    /// (train or valid, every 10th file by name) [default: the whole folder]
     #[arg(long)]
     pub split: Option<String>,
     /// Window length in quarter notes: features are computed per window
@@ -130,6 +131,7 @@ fn load_reference(path: &Path, split: Option<&str>, steps_per_quarter: u32) -> R
         n_hidden: 0,
         n_rnn: 0,
         cell: Cell::Tanh,
+        quantise: Default::default(),
     };
     let corpus = Corpus::load(path, split, &config)
         .with_context(|| format!("cannot load the reference {}", path.display()))?;

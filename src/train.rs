@@ -8,7 +8,7 @@
 //! epoch from a seed derived from `--seed` and the epoch, and the random generators are re-seeded
 //! the same way ([`crate::model::rng::manual_seed`]), so a resumed run sees the same data order and samples as an uninterrupted one.
 use crate::checkpoint::{self, Sidecar, Stage, TrainParams, Validation};
-use crate::config::{Layout, ModelConfig};
+use crate::config::{Layout, ModelConfig, DEFAULT_LAYOUT};
 use crate::corpus::{is_piano_roll_json, DEFAULT_DATA};
 use crate::data::TrainingData;
 use crate::device::{self, DeviceArg};
@@ -33,24 +33,28 @@ pub struct DataArgs {
     /// built by scripts/setup.sh; when resuming: the checkpoint's corpus]
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The split of a piano-roll JSON file [default: train]
+    /// The split to learn from: of a piano-roll JSON file [default: train], or of a MIDI folder,
+    /// `train` or `valid` (`valid` is every 10th file by name) [default: the whole folder; for the
+    /// default corpus: train]
     #[arg(long)]
     pub split: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// seed = the TensorFlow original (780 visible: 78 notes × sounding+onset × 5 16th steps);
-    /// paper = Boulanger-Lewandowski 2012 (88 keys, one frame per vector) [default: seed]
+    /// chorale = the paper's model on the chorales' range, MIDI read at every beat as the JSB
+    /// rolls were made (56 notes, one frame per quarter note); paper = Boulanger-Lewandowski 2012
+    /// (88 keys, one frame per vector); seed = the TensorFlow original (780 visible: 78 notes ×
+    /// sounding+onset × 5 16th steps) [default: chorale]
     #[arg(long, value_enum)]
     pub layout: Option<Layout>,
-    /// Grid resolution [default: 4 (16th notes) for seed, 1 (quarter notes) for paper]
+    /// Grid resolution [default: 1 (quarter notes) for chorale and paper, 4 (16th notes) for seed]
     #[arg(long)]
     pub steps_per_quarter: Option<u32>,
-    /// Hidden units of the RBM [default: 50 for seed, 150 for paper]
+    /// Hidden units of the RBM [default: 300 for chorale, 150 for paper, 50 for seed]
     #[arg(long)]
     pub hidden: Option<i64>,
-    /// Recurrent units [default: 100]
+    /// Recurrent units [default: 50 for chorale, 100 for paper and seed]
     #[arg(long)]
     pub recurrent: Option<i64>,
     /// The recurrent cell: tanh (the paper's) or gru [default: tanh]
@@ -89,7 +93,7 @@ pub struct TrainArgs {
     /// Continue from this checkpoint: model, optimizer state, epoch counter and data order
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Learning rate [default: 0.001]
+    /// Learning rate [default: 0.003 for chorale, 0.001 for paper and seed]
     #[arg(long)]
     pub lr: Option<f64>,
     /// Gibbs steps of CD-k [default: 15]
@@ -104,7 +108,8 @@ pub struct TrainArgs {
     /// Visible vectors per training sequence [default: 100]
     #[arg(long)]
     pub chunk_len: Option<usize>,
-    /// Sequences per update [default: 1, the original's one update per chunk]
+    /// Sequences per update [default: 8 for chorale; 1, the original's one update per chunk, for
+    /// paper and seed]
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Epochs of RBM pre-training when no initialized.ot is in --out [default: 100]
@@ -121,7 +126,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub cd_start: Option<crate::model::rnn_rbm::ChainStart>,
     /// Halve the learning rate every this many epochs (exponentially, epoch by epoch)
-    /// [default: constant]
+    /// [default: 100 for chorale, constant for paper and seed]
     #[arg(long)]
     pub lr_halflife: Option<f64>,
     /// Also train on every piece transposed by ±1 … ±N semitones (where it stays in range)
@@ -132,10 +137,11 @@ pub struct TrainArgs {
     /// best model is kept as best.ot [default with --valid-split: the --data file]
     #[arg(long)]
     pub valid: Option<PathBuf>,
-    /// The split of the validation JSON file, e.g. valid
+    /// The split of the validation data (a piano-roll JSON file or a MIDI folder), e.g. valid
+    /// [default for the default corpus: valid]
     #[arg(long)]
     pub valid_split: Option<String>,
-    /// Score the validation data every this many epochs [default: 5]
+    /// Score the validation data every this many epochs [default: 50]
     #[arg(long)]
     pub valid_every: Option<usize>,
     /// AIS chains per frame of the validation estimate (cheap; `evaluate` is the accurate one)
@@ -174,31 +180,9 @@ pub struct InitArgs {
     pub run: RunArgs,
 }
 
-impl TrainParams {
-    pub fn defaults() -> Self {
-        TrainParams {
-            optimizer: OptimizerKind::Adam,
-            lr: 0.001,
-            k: 15,
-            clip: 10.0,
-            chunk_len: 100,
-            batch_size: 1,
-            seed: 1234,
-            init_epochs: 100,
-            init_k: 1,
-            init_lr: 0.001,
-            validation: None,
-            transpose: 0,
-            weight_decay: 0.0,
-            lr_halflife: None,
-            cd_start: Default::default(),
-        }
-    }
-}
-
 fn model_config(args: &ModelArgs) -> ModelConfig {
     let mut config =
-        ModelConfig::for_layout(args.layout.unwrap_or(Layout::Seed), args.steps_per_quarter);
+        ModelConfig::for_layout(args.layout.unwrap_or(DEFAULT_LAYOUT), args.steps_per_quarter);
     if let Some(h) = args.hidden {
         config.n_hidden = h;
     }
@@ -362,18 +346,22 @@ fn pretrain_and_save(
 pub fn run_init(args: InitArgs) -> Result<()> {
     let device = device::select(args.run.device, args.run.threads)?;
     let config = model_config(&args.model);
-    let mut params = TrainParams::defaults();
+    let mut params = TrainParams::for_layout(config.layout);
     params.seed = args.run.seed.unwrap_or(params.seed);
     params.init_epochs = args.epochs.unwrap_or(params.init_epochs);
     params.init_k = args.k.unwrap_or(params.init_k);
     params.init_lr = args.lr.unwrap_or(params.init_lr);
     let optimizer = args.optimizer.unwrap_or(params.optimizer);
-    let data_path = args
-        .data
-        .data
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    // The default corpus is pre-trained on the split that `train` learns from.
+    let (data_path, split) = match args.data.data {
+        Some(path) => (path, args.data.split),
+        None => (
+            PathBuf::from(DEFAULT_DATA),
+            Some(args.data.split.unwrap_or(DEFAULT_SPLIT.into())),
+        ),
+    };
     eprintln!("{} on {device:?}", config.describe());
-    let data = TrainingData::load(&data_path, args.data.split.as_deref(), &config, 0, device)?;
+    let data = TrainingData::load(&data_path, split.as_deref(), &config, 0, device)?;
     let (_vs, model) = new_model(&config, device, params.seed);
     pretrain_and_save(
         &model,
@@ -420,8 +408,8 @@ impl Plan {
             ),
             None => (
                 model_config(&args.model),
-                TrainParams::defaults(),
-                (PathBuf::from(DEFAULT_DATA), None),
+                TrainParams::for_layout(args.model.layout.unwrap_or(DEFAULT_LAYOUT)),
+                (PathBuf::from(DEFAULT_DATA), Some(DEFAULT_SPLIT.to_string())),
             ),
         };
         apply_flags(&mut params, args);
@@ -432,7 +420,8 @@ impl Plan {
                 args.data.split.clone().or(corpus_default.1),
             ),
         };
-        set_validation(&mut params, args, &data_path)?;
+        let default_corpus = resumed.is_none() && args.data.data.is_none();
+        set_validation(&mut params, args, &data_path, default_corpus)?;
         let out = match (&args.out, &resumed) {
             (Some(out), _) => out.clone(),
             (None, Some((path, _, _))) => path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -488,24 +477,37 @@ fn apply_flags(params: &mut TrainParams, args: &TrainArgs) {
     params.cd_start = args.cd_start.unwrap_or(params.cd_start);
 }
 
-/// `--valid`, `--valid-split` and the validation settings, over `params.validation`.
-fn set_validation(params: &mut TrainParams, args: &TrainArgs, data_path: &Path) -> Result<()> {
-    if args.valid.is_some() || args.valid_split.is_some() {
+/// The split of the default corpus that `train` learns from when no `--data` is given; the
+/// other one, [`DEFAULT_VALID_SPLIT`], chooses `best.ot`.
+pub const DEFAULT_SPLIT: &str = "train";
+pub const DEFAULT_VALID_SPLIT: &str = "valid";
+
+/// `--valid`, `--valid-split` and the validation settings, over `params.validation`. The
+/// default corpus (`default_corpus`: no `--data`, no `--resume`) is validated on its own
+/// held-out split unless the flags say otherwise.
+fn set_validation(
+    params: &mut TrainParams,
+    args: &TrainArgs,
+    data_path: &Path,
+    default_corpus: bool,
+) -> Result<()> {
+    let valid_split = match default_corpus && args.valid.is_none() {
+        true => Some(args.valid_split.clone().unwrap_or(DEFAULT_VALID_SPLIT.into())),
+        false => args.valid_split.clone(),
+    };
+    if args.valid.is_some() || valid_split.is_some() {
         let path = args
             .valid
             .clone()
             .unwrap_or_else(|| data_path.to_path_buf());
-        if args.valid.is_none() && !is_piano_roll_json(data_path) {
-            bail!("--valid-split names a split of a piano-roll JSON file: give --data FILE.json (or --valid FILE)");
+        if args.valid.is_none()
+            && !default_corpus
+            && !is_piano_roll_json(data_path)
+            && !data_path.is_dir()
+        {
+            bail!("--valid-split names a split of a piano-roll JSON file or a MIDI folder: give --data FILE.json or DIR (or --valid FILE)");
         }
-        params.validation = Some(Validation {
-            path: path.display().to_string(),
-            split: args.valid_split.clone(),
-            every: 5,
-            chains: 10,
-            temperatures: 100,
-            base_sweeps: 20,
-        });
+        params.validation = Some(Validation::new(path.display().to_string(), valid_split));
     }
     if let Some(v) = params.validation.as_mut() {
         v.every = args.valid_every.unwrap_or(v.every).max(1);

@@ -4,6 +4,7 @@ mod common;
 use common::dev;
 use rnn_rbm::model::clamped::{limit_notes, Clamp};
 use rnn_rbm::model::rbm::free_energy;
+use rnn_rbm::model::rnn_rbm::GibbsStart;
 use rnn_rbm::model::RnnRbm;
 use tch::{nn, Kind, Tensor};
 
@@ -48,7 +49,7 @@ fn held_notes_are_exactly_preserved_in_every_frame() {
         &m.initial_state(b),
         &Tensor::zeros([b, v], opts),
         &clamp,
-        10,
+        (GibbsStart::Previous, 10),
         None,
     );
     assert_eq!(out.size(), vec![b, t, v]);
@@ -86,7 +87,7 @@ fn free_notes_follow_the_exact_conditional_given_the_held_ones() {
         &m.initial_state(n),
         &Tensor::zeros([n, 5], opts),
         &Clamp { fixed, value },
-        40,
+        (GibbsStart::Silence, 40),
         None,
     );
     let code = |row: &[f32]| (row[1] as usize) | (row[2] as usize) << 1 | (row[3] as usize) << 2;

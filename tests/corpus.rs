@@ -90,3 +90,32 @@ fn a_missing_json_split_is_an_error_that_lists_the_splits() {
         "{err}"
     );
 }
+
+#[test]
+fn a_midi_folder_splits_by_name_into_nine_tenths_train_and_every_tenth_file_valid() {
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    let all = Corpus::load(bach(), None, &config).unwrap();
+    let train = Corpus::load(bach(), Some("train"), &config).unwrap();
+    let valid = Corpus::load(bach(), Some("valid"), &config).unwrap();
+    let names = |c: &Corpus| -> Vec<String> { c.pieces.iter().map(|p| p.name.clone()).collect() };
+    let (all, train, valid) = (names(&all), names(&train), names(&valid));
+    // The 10th, 20th, … file in path order is held out; the two splits partition the folder.
+    let expected_valid: Vec<String> = all.iter().skip(9).step_by(10).cloned().collect();
+    assert_eq!(valid, expected_valid);
+    assert_eq!(valid.len(), all.len() / 10);
+    assert_eq!(train.len() + valid.len(), all.len());
+    assert!(train.iter().all(|n| !valid.contains(n)));
+    let mut both = [train, valid].concat();
+    both.sort();
+    assert_eq!(both, all);
+}
+
+#[test]
+fn a_folder_split_decides_on_file_names_so_an_unreadable_file_moves_nothing() {
+    let files: Vec<std::path::PathBuf> = (1..=25).map(|i| format!("d/{i:02}.mid").into()).collect();
+    let valid = rnn_rbm::corpus::folder_split(files.clone(), "valid").unwrap();
+    assert_eq!(valid, vec![std::path::PathBuf::from("d/10.mid"), "d/20.mid".into()]);
+    assert_eq!(rnn_rbm::corpus::folder_split(files.clone(), "train").unwrap().len(), 23);
+    let err = rnn_rbm::corpus::folder_split(files, "test").unwrap_err().to_string();
+    assert!(err.contains("\"train\" and \"valid\"") && err.contains("\"test\""), "{err}");
+}

@@ -9,6 +9,7 @@ use rnn_rbm::corpus::Corpus;
 use rnn_rbm::data::{frames_to_roll, roll_to_frames};
 use rnn_rbm::harmonize::{clamp_tensors, frames_with_at_least, melody_clamp, melody_of};
 use rnn_rbm::model::likelihood::continuation_nll;
+use rnn_rbm::model::rnn_rbm::GibbsStart;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
@@ -31,7 +32,7 @@ fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
         let clamp = clamp_tensors(&fixed, &value, &config, alternatives, dev());
         let u0 = model.initial_state(alternatives);
         let v0 = Tensor::zeros([alternatives, config.n_visible()], (Kind::Float, dev()));
-        let out = model.generate_clamped(&u0, &v0, &clamp, 25, Some(4));
+        let out = model.generate_clamped(&u0, &v0, &clamp, (GibbsStart::Previous, 25), Some(4));
         let frames = out.size()[1];
         // Held cells are exactly as held: the melody, and silence above it.
         let held = (&out - &clamp.value) * &clamp.fixed;

@@ -1501,3 +1501,51 @@ fn written_files_should_be_readable_from_disk_into_the_same_roll() {
     );
     assert_eq!(PianoRoll::from_song(&song, 4, 48, 24).unwrap(), roll);
 }
+
+/// The pitches sounding at each step of a roll (column + low note).
+fn sounding_pitches(roll: &PianoRoll) -> Vec<Vec<u8>> {
+    (0..roll.steps())
+        .map(|t| {
+            (0..roll.n_notes)
+                .filter(|&c| roll.is_sounding(t, c))
+                .map(|c| roll.low_note + c as u8)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn sampled_quantisation_reads_the_notes_sounding_at_each_step_start_so_a_voice_never_doubles() {
+    use rnn_rbm::roll::Quantise;
+    // One voice at 480 ticks per quarter: two eighths (60 then 62), a quarter (64), a 16th (65)
+    // that starts after the third step's start, then a dotted eighth (67) from the 16th's end.
+    let notes = vec![
+        note(60, 0, 240, 80, 0, 0),
+        note(62, 240, 480, 80, 0, 0),
+        note(64, 480, 960, 80, 0, 0),
+        note(65, 1080, 1200, 80, 0, 0),
+        note(67, 1200, 1440, 80, 0, 0),
+    ];
+    let song = song_with_notes(480, notes);
+    // Quarter grid: steps start at ticks 0, 480, 960, 1440. Step 0 hears 60 (62 starts later),
+    // step 1 hears 64; 65 and 67 start and end between the starts of steps 2 and 3, so they are
+    // left out, and the roll ends after step 1.
+    let sampled = PianoRoll::from_song_with(&song, 1, 21, 88, Quantise::Sample).unwrap();
+    assert_eq!(sounding_pitches(&sampled), vec![vec![60], vec![64]]);
+    // Rounding instead puts 62 (ticks 240..480 → steps 1..1, kept one step) beside 64 in step 1,
+    // and keeps 65 (step 2) and 67 (3..3, kept one step).
+    let rounded = PianoRoll::from_song_with(&song, 1, 21, 88, Quantise::Round).unwrap();
+    assert_eq!(rounded.steps(), 4);
+    assert_eq!(sounding_pitches(&rounded)[1], vec![62, 64]);
+    // On the eighth grid (steps every 240 ticks) the eighths each get their step, and the 16th
+    // (1080..1200) holds no step start while 67 (1200..1440) holds the one at 1200.
+    let eighths = PianoRoll::from_song_with(&song, 2, 21, 88, Quantise::Sample).unwrap();
+    assert_eq!(
+        sounding_pitches(&eighths),
+        vec![vec![60], vec![62], vec![64], vec![64], vec![], vec![67]]
+    );
+    // A song whose every note falls between steps is refused with a reason.
+    let between = song_with_notes(480, vec![note(60, 100, 300, 80, 0, 0)]);
+    let err = error_text(PianoRoll::from_song_with(&between, 1, 21, 88, Quantise::Sample));
+    assert!(err.contains("no notes on the grid"), "{err}");
+}

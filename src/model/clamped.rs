@@ -14,6 +14,7 @@
 //! harmony that was chosen. Shapes: `fixed`, `value` `(B, T, V)` with 0/1 entries (`value` only
 //! matters where `fixed` is 1), RNN state `u (B, R)`, previous frame `v_prev (B, V)`.
 use super::rbm::{bernoulli, hidden_probs, visible_probs};
+use super::rnn_rbm::GibbsStart;
 use super::RnnRbm;
 use tch::{Kind, Tensor};
 
@@ -37,7 +38,10 @@ impl Clamp {
 }
 
 /// Keeps, in every row of `v (N, V)`, at most `max_notes` sounding units: all those clamped on
-/// (`fixed·value`), then the free ones with the highest probability `p (N, V)`.
+/// (`fixed·value`), then the lowest free one (the bass: the free sounding unit of lowest index,
+/// which is the lowest pitch when a vector is one frame), then the free ones with the highest
+/// probability `p (N, V)`. Keeping the bass first gives a harmony its bass line: ranked by
+/// probability alone, the bass was the note most often dropped.
 pub fn limit_notes(
     v: &Tensor,
     p: &Tensor,
@@ -49,8 +53,15 @@ pub fn limit_notes(
     let free_on = v * (fixed.ones_like() - fixed);
     let room =
         (held_on.sum_dim_intlist(-1, true, Kind::Float) * -1.0 + max_notes as f64).clamp_min(0.0);
-    // Rank the free sounding notes by probability (the others score −1 and rank last).
-    let score = &free_on * p - (free_on.ones_like() - &free_on);
+    // The lowest free sounding unit of each row: the first 1 of `free_on` (argmax of
+    // free_on · (V − index) picks it; a row with none gets a bonus on a unit that scores −1).
+    let n_visible = free_on.size()[free_on.dim() - 1];
+    let descending = Tensor::arange(n_visible, (Kind::Float, v.device())) * -1.0 + n_visible as f64;
+    let lowest = (&free_on * &descending).argmax(-1, true);
+    let bass = free_on.zeros_like().scatter_value(-1, &lowest, 2.0) * &free_on;
+    // Rank the free sounding notes: the bass first, then by probability (the others score −1
+    // and rank last).
+    let score = &free_on * p - (free_on.ones_like() - &free_on) + bass;
     let order = score.argsort(-1, true);
     let rank = order.argsort(-1, false).to_kind(Kind::Float);
     let keep = rank.lt_tensor(&room).to_kind(v.kind()) * &free_on;
@@ -59,8 +70,9 @@ pub fn limit_notes(
 
 impl RnnRbm {
     /// Composes `T` frames for a batch of RNN states `u (B, R)`, holding the notes that `clamp`
-    /// fixes. Each frame is the last sample of a `gibbs`-step clamped chain started from the
-    /// previous frame (`v_prev (B, V)`); with `max_notes`, only that many notes sound per frame
+    /// fixes. Each frame is the last sample of a `sampler.1`-step clamped chain started where
+    /// `sampler.0` says (the previous frame, `v_prev (B, V)` for the first, or silence, or the
+    /// biases), with the held notes set; with `max_notes`, only that many notes sound per frame
     /// (held ones first, then the likeliest free ones). Returns `(B, T, V)` binary frames, in
     /// which every clamped unit equals its held value.
     pub fn generate_clamped(
@@ -68,9 +80,10 @@ impl RnnRbm {
         u: &Tensor,
         v_prev: &Tensor,
         clamp: &Clamp,
-        gibbs: i64,
+        sampler: (GibbsStart, i64),
         max_notes: Option<i64>,
     ) -> Tensor {
+        let (start, gibbs) = sampler;
         tch::no_grad(|| {
             let kind = self.w.kind();
             let fixed = clamp.fixed.to_kind(kind);
@@ -84,7 +97,7 @@ impl RnnRbm {
                 let (fixed_t, held_t, free_t) =
                     (fixed.select(1, t), held.select(1, t), free.select(1, t));
                 let (bv_t, bh_t) = self.frame_biases(&u);
-                v = &v * &free_t + &held_t;
+                v = start.initial(&v, &bv_t) * &free_t + &held_t;
                 let mut p = v.shallow_clone();
                 for _ in 0..gibbs.max(1) {
                     let h = bernoulli(&hidden_probs(&v, &self.w, &bh_t));

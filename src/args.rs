@@ -1,0 +1,32 @@
+//! Flags that several commands share, declared once and flattened into each command's flags.
+use crate::config::ModelConfig;
+use crate::model::rnn_rbm::{default_sampler, GibbsStart};
+
+/// How every visible vector is sampled: `generate`, `harmonize` and `infill`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct SamplerArgs {
+    /// Gibbs steps per visible vector [default: 200 for one frame per vector (the paper and
+    /// eighths layouts), 25 for the seed layout, as the original]
+    #[arg(long)]
+    pub gibbs: Option<i64>,
+    /// Where each vector's Gibbs chain starts: at silence, at a sample of the frame's visible
+    /// biases, or at the previous vector [default: silence for one frame per vector, previous
+    /// for the seed layout, as the original]
+    #[arg(long, value_enum)]
+    pub chain_start: Option<GibbsStart>,
+}
+
+impl SamplerArgs {
+    /// The chain start and Gibbs steps for a model of `config`: the flags, else
+    /// [`default_sampler`]. Fewer than one Gibbs step is refused.
+    pub fn resolve(&self, config: &ModelConfig) -> anyhow::Result<(GibbsStart, i64)> {
+        if self.gibbs.is_some_and(|g| g < 1) {
+            anyhow::bail!("--gibbs must be at least 1");
+        }
+        let (start, gibbs) = default_sampler(config);
+        Ok((
+            self.chain_start.unwrap_or(start),
+            self.gibbs.unwrap_or(gibbs),
+        ))
+    }
+}
