@@ -8,6 +8,7 @@
 //! `p(s | before, after)` and becomes exact as the number of candidates grows. The output is the
 //! input file untouched outside the gap (a note that runs into the gap is cut at its start) with
 //! the new notes on a track of their own.
+use crate::bars::bar_start_tick;
 use crate::checkpoint::load_model;
 use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
@@ -59,31 +60,6 @@ pub struct InfillArgs {
     pub device: DeviceArg,
     #[arg(long)]
     pub threads: Option<i32>,
-}
-
-/// The tick at which bar `bar` (1-based) starts, following the time signatures (4/4 before the
-/// first one).
-pub fn bar_start_tick(song: &Song, bar: usize) -> u64 {
-    let tpq = u64::from(song.ticks_per_quarter.max(1));
-    let bar_len =
-        |num: u8, den: u8| (tpq * 4 * u64::from(num.max(1)) / u64::from(den.max(1))).max(1);
-    let (mut tick, mut len) = (0u64, bar_len(4, 4));
-    let mut signatures = song.time_signatures.iter().peekable();
-    let mut current = 1usize;
-    while current < bar {
-        // A signature change at or before this bar line takes effect here.
-        while let Some(ts) = signatures.peek() {
-            if ts.tick <= tick {
-                len = bar_len(ts.numerator, ts.denominator);
-                signatures.next();
-            } else {
-                break;
-            }
-        }
-        tick += len;
-        current += 1;
-    }
-    tick
 }
 
 pub fn run(args: InfillArgs) -> Result<()> {

@@ -3,8 +3,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use rnn_rbm::draw::{self as plot, Image, Rgb};
 use rnn_rbm::midi::{self, Note, Song, Tempo, TimeSignature};
-use rnn_rbm::plot::{self, Image, Rgb};
 
 const TPQ: u16 = 480;
 const Q: u64 = TPQ as u64;

@@ -7,8 +7,8 @@ use std::process::Command;
 
 use midly::num::{u15, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+use rnn_rbm::audio::{self as render, ProgramChange, ProgramChangeKind, Rendered};
 use rnn_rbm::midi::{self, Note, Song, Tempo};
-use rnn_rbm::render::{self, ProgramChange, ProgramChangeKind, Rendered};
 
 const TPQ: u16 = 480;
 
