@@ -332,6 +332,11 @@ pub fn evaluate(
     }
 }
 
+/// The AIS that ranks candidate continuations (harmonize --best-of, infill's resampling):
+/// [`RANKING_CHAINS`] chains × [`RANKING_TEMPERATURES`] temperatures per frame.
+pub const RANKING_CHAINS: i64 = 20;
+pub const RANKING_TEMPERATURES: usize = 200;
+
 /// `−log p(v_1 … v_T | start)` of each of a batch of continuations `v (B, T, V)`, summed over
 /// their frames: the RNN starts from state `u (B, R)` after the frame `v_prev (B, V)`. Every
 /// frame's `log Z` is estimated by AIS (`chains` × `temperatures`, base fitted from the previous
