@@ -517,11 +517,46 @@ fn ctrl_c_should_save_the_last_finished_epoch_and_resuming_it_matches_an_uninter
     );
 }
 
+/// What one killed run left in its folder: the `.tmp` files (removed once counted) and the
+/// checkpoints, each loaded (a checkpoint that does not load fails the test).
+fn check_what_a_kill_left(ckpts: &Path) -> (Vec<String>, Vec<String>) {
+    let (mut tmp_left, mut loaded) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(ckpts) else {
+        return (tmp_left, loaded); // killed before anything was written
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            std::fs::remove_file(&path).unwrap();
+            tmp_left.push(name); // a write the kill interrupted: never mistaken for a checkpoint
+        } else if name.ends_with(".ot") {
+            let (sidecar, tensors) =
+                rnn_rbm::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(tensors["W"].size(), vec![88, 400], "{name}");
+            if name.starts_with("epoch_") {
+                assert_eq!(name, format!("epoch_{}.ot", sidecar.epoch));
+            }
+            loaded.push(name);
+        }
+    }
+    tmp_left.sort();
+    loaded.sort();
+    (tmp_left, loaded)
+}
+
+/// Kills (SIGKILL: no handler runs) training runs at moments spread over the cycle of training and
+/// writing checkpoints, each run in its own folder, and loads every checkpoint each leaves. Saves
+/// are slowed by the test-only RNN_RBM_TEST_SLOW_SAVE_MS (src/atomic.rs), which also says on
+/// stderr when a temporary file is complete: the last two runs are killed right then, in the
+/// middle of writing epoch_N.ot, which must leave epoch_N.ot.tmp, no epoch_N.ot, and
+/// epoch_(N−1).ot loadable.
 #[test]
 fn kill_9_at_any_moment_should_leave_every_checkpoint_loadable() {
+    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     write_chord_corpus(&dir.path().join("corpus"), 4, 60);
-    // A larger model, so that writing a checkpoint takes long enough to be hit by a kill.
+    // A larger model, so that writing a checkpoint takes a while by itself too.
     let args = [
         "train",
         "100000",
@@ -542,51 +577,82 @@ fn kill_9_at_any_moment_should_leave_every_checkpoint_loadable() {
         "--init-epochs",
         "1",
     ];
-    let (mut tmp_left, mut loaded) = (0, 0);
-    for delay_ms in [0u64, 7, 13, 29, 41, 53, 71, 97] {
-        use std::io::{BufRead, BufReader};
+    // (milliseconds after the first "saved" line, or None: at the first epoch_N.ot.tmp after it;
+    // the pause of every save in milliseconds)
+    let rounds = [
+        (Some(0u64), 30u64),
+        (Some(13), 30),
+        (Some(41), 30),
+        (Some(71), 30),
+        (Some(97), 30),
+        (None, 3000),
+        (None, 3000),
+    ];
+    let mut mid_save = 0;
+    for (round, &(delay_ms, pause_ms)) in rounds.iter().enumerate() {
+        let out = format!("run{round}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
             .args(args)
+            .args(["--out", &out])
+            .env(rnn_rbm::atomic::TEST_SLOW_SAVE_ENV, pause_ms.to_string())
             .current_dir(dir.path())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait for the first checkpoint of this run, however slow the machine, then kill the
-        // run a little later: somewhere in the cycle of training and writing checkpoints.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        for line in stderr.lines() {
-            if line.unwrap().starts_with("saved ") {
-                break;
+        // Wait for the first checkpoint of this run, however slow the machine.
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first_saved = lines
+            .by_ref()
+            .map(|line| line.unwrap())
+            .find(|line| line.starts_with("saved "));
+        assert!(first_saved.is_some(), "round {round}: the run ended");
+        let writing = match delay_ms {
+            Some(delay_ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+                None
             }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL: no handler runs
-        child.wait().unwrap();
-        let ckpts = dir.path().join("parameter_checkpoints");
-        let Ok(entries) = std::fs::read_dir(&ckpts) else {
-            continue; // killed before anything was written
+            None => lines.map(|line| line.unwrap()).find_map(|line| {
+                let tmp = line.strip_prefix("slow save: ")?.strip_suffix(" written")?;
+                let name = Path::new(tmp).file_name()?.to_str()?.to_string();
+                (name.starts_with("epoch_") && name.ends_with(".ot.tmp")).then_some(name)
+            }),
         };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".tmp") {
-                tmp_left += 1; // a write the kill interrupted: never mistaken for a checkpoint
-                std::fs::remove_file(&path).unwrap();
-            } else if name.ends_with(".ot") {
-                let (sidecar, tensors) =
-                    rnn_rbm::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-                assert_eq!(tensors["W"].size(), vec![88, 400], "{name}");
-                loaded += 1;
-                if name.starts_with("epoch_") {
-                    assert_eq!(name, format!("epoch_{}.ot", sidecar.epoch));
-                }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (tmp_left, loaded) = check_what_a_kill_left(&dir.path().join(&out));
+        eprintln!(
+            "round {round}: killed {}; left {tmp_left:?}; loaded {loaded:?}",
+            match (delay_ms, &writing) {
+                (Some(ms), _) => format!("{ms} ms after the first save"),
+                (None, Some(name)) => format!("while {name} was complete but not yet renamed"),
+                (None, None) => "after the run ended".to_string(),
             }
+        );
+        assert!(!loaded.is_empty(), "round {round}: no checkpoint left");
+        if delay_ms.is_none() {
+            let tmp = writing.unwrap_or_else(|| panic!("round {round}: no epoch_N.ot.tmp seen"));
+            let target = tmp.strip_suffix(".tmp").unwrap();
+            let epoch: usize = target["epoch_".len()..target.len() - 3].parse().unwrap();
+            assert!(
+                tmp_left.contains(&tmp),
+                "round {round}: {tmp} not left: {tmp_left:?}"
+            );
+            assert!(
+                !loaded.iter().any(|name| name == target),
+                "round {round}: {target}"
+            );
+            assert!(
+                loaded.contains(&format!("epoch_{}.ot", epoch - 1)),
+                "round {round}: the checkpoint before {target} is not loadable: {loaded:?}"
+            );
         }
+        mid_save += usize::from(!tmp_left.is_empty());
     }
-    assert!(loaded > 8, "only {loaded} checkpoints were checked");
     eprintln!(
-        "{loaded} checkpoint loads checked; {tmp_left} kills landed while one was being written"
+        "{mid_save} of {} kills landed in the middle of a save",
+        rounds.len()
     );
+    assert!(mid_save >= 2);
 }
 
 #[test]
