@@ -792,6 +792,18 @@ fn notes_on_track(path: &Path, track: usize) -> Vec<(u8, u64, u64)> {
         .collect()
 }
 
+/// `(file, NLL per frame)` of each "wrote FILE (…, NLL X per frame)" line harmonize printed.
+fn printed_nll(out: &Output) -> Vec<(String, f64)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let file = line.strip_prefix("wrote ")?.split(' ').next()?;
+            let nll = line.split("NLL ").nth(1)?.split(' ').next()?.parse().ok()?;
+            Some((file.to_string(), nll))
+        })
+        .collect()
+}
+
 #[test]
 fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     let dir = tempfile::tempdir().unwrap();
@@ -875,8 +887,48 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
             "{file}: {in_chord} of {total} harmony steps in the chord"
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.matches("NLL").count(), 2, "{stdout}");
+    // --best-of 2 keeps, of each pair of candidates, the one of lower NLL. The same seed with
+    // --count 4 --best-of 1 composes and scores the same four candidates and writes them all:
+    // harm_1 must be the likelier of all_1 and all_2, file and figure, harm_2 of all_3 and all_4.
+    let best = printed_nll(&out);
+    let all = rnn_rbm(
+        dir.path(),
+        &[
+            "harmonize",
+            "melody.mid",
+            "--checkpoint",
+            "epoch_80.ot",
+            "-o",
+            "h/all.mid",
+            "--count",
+            "4",
+            "--best-of",
+            "1",
+            "--seed",
+            "3",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&all);
+    let all = printed_nll(&all);
+    assert_eq!((best.len(), all.len()), (2, 4), "{best:?} {all:?}");
+    for (i, pair) in all.chunks(2).enumerate() {
+        let likelier = if pair[0].1 <= pair[1].1 {
+            &pair[0]
+        } else {
+            &pair[1]
+        };
+        assert_eq!(best[i].1, likelier.1, "harm_{}: {best:?} {all:?}", i + 1);
+        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        assert_eq!(
+            read(&best[i].0),
+            read(&likelier.0),
+            "{} ≠ {}",
+            best[i].0,
+            likelier.0
+        );
+    }
 
     // generate --continue: every piece starts with the primer, then goes on.
     let primer = dir.path().join("corpus/piece0.mid");
@@ -959,6 +1011,58 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
         "{fits} of {} new notes fit",
         new.len()
     );
+
+    // A time signature that changes in mid-bar: 4/4, then 3/4 written two quarters into bar 1.
+    // Bar 1 finishes in 4/4, so bar 2 is quarters 4..7, as plot numbers it (tests/plot.rs draws
+    // the same file's bar lines at quarters 0, 4, 7, 10, 13).
+    let mut metre = PianoRoll::new(16, 1, 21, 88);
+    for t in 0..16 {
+        for pitch in if t % 2 == 0 { CHORD_A } else { CHORD_B } {
+            metre.set(t, (pitch - 21) as usize, true, true);
+        }
+    }
+    let mut song = metre.to_song(100.0, 70);
+    let q = u64::from(song.ticks_per_quarter);
+    song.time_signatures = [(0, 4), (2 * q, 3)]
+        .map(|(tick, numerator)| midi::TimeSignature {
+            tick,
+            numerator,
+            denominator: 4,
+        })
+        .to_vec();
+    midi::write_file(&dir.path().join("metre.mid"), &song).unwrap();
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "infill",
+            "metre.mid",
+            "--checkpoint",
+            "epoch_80.ot",
+            "--from",
+            "2",
+            "--to",
+            "2",
+            "-o",
+            "metre_2.mid",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("(ticks {}..{})", 4 * q, 7 * q)),
+        "{stdout}"
+    );
+    let kept: Vec<_> = notes_on_track(&dir.path().join("metre.mid"), 1)
+        .into_iter()
+        .filter(|n| n.1 < 4 || n.1 >= 7)
+        .collect();
+    assert_eq!(notes_on_track(&dir.path().join("metre_2.mid"), 1), kept);
+    let new = notes_on_track(&dir.path().join("metre_2.mid"), 2);
+    assert!(new.iter().all(|n| n.1 >= 4 && n.2 <= 7), "{new:?}");
 
     // Bars beyond the end: a one-line error.
     let out = rnn_rbm(
