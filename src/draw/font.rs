@@ -1,5 +1,10 @@
 //! The 5×7 bitmap font of the pictures: one glyph per character, `'#'` = ink. Characters
 //! without a glyph are drawn as `'?'`.
+//!
+//! Kept by hand rather than taken from `embedded-graphics` (measured for issue 14: its mono fonts
+//! and stroked lines would replace this table and `Image::line`, about 130 lines fewer, for five
+//! more crates; but its fonts do not scale, so every label would change to a thinner 7×14 face,
+//! and the tests could no longer check a label glyph by glyph against a table they can read).
 
 pub(super) fn glyph(ch: char) -> &'static [&'static str; 7] {
     FONT.iter()
