@@ -828,25 +828,28 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
         melody.set(t, (pitch - 21) as usize, true, true);
     }
     midi::write_file(&dir.path().join("melody.mid"), &melody.to_song(100.0, 90)).unwrap();
-    let out = rnn_rbm(
-        dir.path(),
-        &[
-            "harmonize",
-            "melody.mid",
-            "--checkpoint",
-            "epoch_80.ot",
-            "-o",
-            "h/harm.mid",
-            "--count",
-            "2",
-            "--best-of",
-            "2",
-            "--seed",
-            "3",
-            "--threads",
-            "1",
-        ],
-    );
+    let harmonize = |out: &str, count: &str, best_of: &str| {
+        rnn_rbm(
+            dir.path(),
+            &[
+                "harmonize",
+                "melody.mid",
+                "--checkpoint",
+                "epoch_80.ot",
+                "-o",
+                out,
+                "--count",
+                count,
+                "--best-of",
+                best_of,
+                "--seed",
+                "3",
+                "--threads",
+                "1",
+            ],
+        )
+    };
+    let out = harmonize("h/harm.mid", "2", "2");
     assert_ok(&out);
     for file in ["h/harm_1.mid", "h/harm_2.mid"] {
         let path = dir.path().join(file);
@@ -891,25 +894,7 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     // --count 4 --best-of 1 composes and scores the same four candidates and writes them all:
     // harm_1 must be the likelier of all_1 and all_2, file and figure, harm_2 of all_3 and all_4.
     let best = printed_nll(&out);
-    let all = rnn_rbm(
-        dir.path(),
-        &[
-            "harmonize",
-            "melody.mid",
-            "--checkpoint",
-            "epoch_80.ot",
-            "-o",
-            "h/all.mid",
-            "--count",
-            "4",
-            "--best-of",
-            "1",
-            "--seed",
-            "3",
-            "--threads",
-            "1",
-        ],
-    );
+    let all = harmonize("h/all.mid", "4", "1");
     assert_ok(&all);
     let all = printed_nll(&all);
     assert_eq!((best.len(), all.len()), (2, 4), "{best:?} {all:?}");
