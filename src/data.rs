@@ -1,6 +1,7 @@
 //! Data on its way to and from the model: a corpus as one tensor of visible vectors per piece
 //! ([`TrainingData`]), a MIDI file as a piano roll ([`read_roll`]), and rolls ↔ `(T, V)` tensors
-//! of visible vectors ([`roll_to_frames`], [`frames_to_roll`]).
+//! of visible vectors ([`roll_to_frames`], [`frames_to_roll`]), chunks of unequal length as one
+//! padded batch ([`pad_batch`]).
 use crate::checkpoint::CorpusSpec;
 use crate::config::ModelConfig;
 use crate::corpus::{is_piano_roll_json, Corpus};
@@ -82,6 +83,28 @@ impl TrainingData {
         }
         out
     }
+}
+
+/// Stacks the chunks `indices` of `chunks` (each `(T_i, V)`) into `(B, T, V)`, `T` the longest,
+/// padded with zeros, and a `(B, T)` mask: 1 for a real frame, 0 for padding.
+pub fn pad_batch(chunks: &[Tensor], indices: &[usize]) -> (Tensor, Tensor) {
+    let t_max = indices
+        .iter()
+        .map(|&i| chunks[i].size()[0])
+        .max()
+        .unwrap_or(0);
+    let (mut vs, mut masks) = (Vec::new(), Vec::new());
+    for &i in indices {
+        let c = &chunks[i];
+        let t = c.size()[0];
+        let opts = (c.kind(), c.device());
+        vs.push(c.constant_pad_nd([0, 0, 0, t_max - t]));
+        masks.push(Tensor::cat(
+            &[Tensor::ones([t], opts), Tensor::zeros([t_max - t], opts)],
+            0,
+        ));
+    }
+    (Tensor::stack(&vs, 0), Tensor::stack(&masks, 0))
 }
 
 /// A MIDI file and its piano roll on `config`'s grid; errors name the file as `what FILE`.

@@ -4,17 +4,17 @@
 //! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
 //! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 200 steps from silence
 //! for the paper layout, the original's 25 steps from the previous vector for the seed layout). All `--count` pieces are composed together, as one batch.
+use crate::audio as render;
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::config::ModelConfig;
 use crate::corpus::Corpus;
 use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
+use crate::draw as plot;
 use crate::midi;
 use crate::model::RnnRbm;
-use crate::plot;
 use crate::progress::Progress;
-use crate::render;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};

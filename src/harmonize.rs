@@ -15,7 +15,7 @@ use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
 use crate::midi::{self, Song};
 use crate::model::clamped::Clamp;
-use crate::model::likelihood::continuation_nll;
+use crate::model::likelihood::{continuation_nll, RANKING_CHAINS, RANKING_TEMPERATURES};
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -186,7 +186,7 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
     let voices = (args.voices > 0).then_some(args.voices);
     let sampler = args.sampler.resolve(&config)?;
     let out = model.generate_clamped(&u0, &v0, &clamp, sampler, voices);
-    let nll = continuation_nll(model, &u0, &v0, &out, 20, 200);
+    let nll = continuation_nll(model, &u0, &v0, &out, RANKING_CHAINS, RANKING_TEMPERATURES);
     let picks = pick_best(&nll, args.count, args.best_of, frames as usize);
 
     let melody_song = melody.to_song(120.0, 90);

@@ -8,13 +8,16 @@
 //! `p(s | before, after)` and becomes exact as the number of candidates grows. The output is the
 //! input file untouched outside the gap (a note that runs into the gap is cut at its start) with
 //! the new notes on a track of their own.
+use crate::bars::bar_start_tick;
 use crate::checkpoint::load_model;
+use crate::config::ModelConfig;
 use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
 use crate::device::{self, DeviceArg};
 use crate::midi::{self, Note, Song};
 use crate::model::clamped::Clamp;
-use crate::model::likelihood::continuation_nll;
+use crate::model::likelihood::{continuation_nll, RANKING_CHAINS, RANKING_TEMPERATURES};
+use crate::model::RnnRbm;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -60,31 +63,6 @@ pub struct InfillArgs {
     pub threads: Option<i32>,
 }
 
-/// The tick at which bar `bar` (1-based) starts, following the time signatures (4/4 before the
-/// first one).
-pub fn bar_start_tick(song: &Song, bar: usize) -> u64 {
-    let tpq = u64::from(song.ticks_per_quarter.max(1));
-    let bar_len =
-        |num: u8, den: u8| (tpq * 4 * u64::from(num.max(1)) / u64::from(den.max(1))).max(1);
-    let (mut tick, mut len) = (0u64, bar_len(4, 4));
-    let mut signatures = song.time_signatures.iter().peekable();
-    let mut current = 1usize;
-    while current < bar {
-        // A signature change at or before this bar line takes effect here.
-        while let Some(ts) = signatures.peek() {
-            if ts.tick <= tick {
-                len = bar_len(ts.numerator, ts.denominator);
-                signatures.next();
-            } else {
-                break;
-            }
-        }
-        tick += len;
-        current += 1;
-    }
-    tick
-}
-
 pub fn run(args: InfillArgs) -> Result<()> {
     let device = device::select(args.device, args.threads)?;
     if args.from == 0 || args.to < args.from {
@@ -94,92 +72,24 @@ pub fn run(args: InfillArgs) -> Result<()> {
     let config = loaded.sidecar.model.clone();
     let (input, roll) = read_roll(&args.midi, &config, "input")?;
     let frames = roll_to_frames(&roll, &config, device);
-    let n = frames.size()[0];
-    let tpq = u64::from(input.ticks_per_quarter.max(1));
-    let spq = u64::from(config.steps_per_quarter);
-    let spv = config.steps_per_vector as u64;
-    let step_of = |tick: u64| (tick * spq + tpq / 2) / tpq;
-    let tick_of_vector = |v: i64| v as u64 * spv * tpq / spq;
-    // The gap in whole visible vectors: from the vector holding the first bar line, to the one
-    // holding the end of the last bar.
-    let a = (step_of(bar_start_tick(&input, args.from)) / spv) as i64;
-    let b = (step_of(bar_start_tick(&input, args.to + 1)).div_ceil(spv) as i64).min(n);
-    if a >= b {
-        bail!(
-            "{}: bars {}–{} are beyond its end ({} bars of music at most)",
-            args.midi.display(),
-            args.from,
-            args.to,
-            (0..)
-                .find(|&bar| step_of(bar_start_tick(&input, bar + 1)) / spv >= n as u64)
-                .unwrap_or(0)
-        );
-    }
-    let after_end = (step_of(bar_start_tick(&input, args.to + 1 + args.lookahead)).div_ceil(spv)
-        as i64)
-        .clamp(b, n);
+    let grid = Grid::new(&input, &config);
+    let span = grid.span(&input, &args, frames.size()[0])?;
     let seed = seed_or_clock(args.seed);
     crate::model::rng::manual_seed(seed as i64);
     let model = &loaded.model;
     let count = args.candidates.max(1) as i64;
-    let n_visible = config.n_visible();
-    let (u, v_prev) = tch::no_grad(|| {
-        if a == 0 {
-            (
-                model.initial_state(count),
-                Tensor::zeros([count, n_visible], (Kind::Float, device)),
-            )
-        } else {
-            let before = frames.narrow(0, 0, a).unsqueeze(0);
-            let (_, u) = model.rnn_states(&before, None);
-            (
-                u.expand([count, u.size()[1]], false).contiguous(),
-                frames
-                    .get(a - 1)
-                    .unsqueeze(0)
-                    .expand([count, n_visible], false)
-                    .contiguous(),
-            )
-        }
-    });
+    let (u, v_prev) = state_before(model, &frames, span.from, count);
     let voices = (args.voices > 0).then_some(args.voices);
-    let clamp = Clamp::none(count, b - a, n_visible, device);
+    let clamp = Clamp::none(count, span.to - span.from, config.n_visible(), device);
     let gap = model.generate_clamped(&u, &v_prev, &clamp, args.sampler.resolve(&config)?, voices);
-    // Sampling-importance-resampling on the bars after the gap.
-    let chosen = if after_end > b && count > 1 {
-        let after = frames
-            .narrow(0, b, after_end - b)
-            .unsqueeze(0)
-            .expand([count, after_end - b, n_visible], false)
-            .contiguous();
-        let (_, u_after) = tch::no_grad(|| model.rnn_states(&gap, Some(&u)));
-        let nll = continuation_nll(model, &u_after, &gap.select(1, b - a - 1), &after, 20, 200);
-        let best = nll.iter().cloned().fold(f64::INFINITY, f64::min);
-        let weights: Vec<f64> = nll.iter().map(|x| (best - x).exp()).collect();
-        let total: f64 = weights.iter().sum();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut r = rng.gen::<f64>() * total;
-        let i = weights
-            .iter()
-            .position(|w| {
-                r -= w;
-                r <= 0.0
-            })
-            .unwrap_or(weights.len() - 1);
-        eprintln!(
-            "{count} candidates judged on the next {} vectors: chose {} (−log p(after) {:.2}; best {:.2}, worst {:.2})",
-            after_end - b,
-            i + 1,
-            nll[i],
-            best,
-            nll.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
-        );
-        i as i64
+    let chosen = if span.after_end > span.to && count > 1 {
+        let after = frames.narrow(0, span.to, span.after_end - span.to);
+        choose_by_what_follows(model, &u, &gap, &after, seed)
     } else {
         0
     };
     let new_roll = frames_to_roll(&gap.get(chosen), &config)?;
-    let (tick_from, tick_to) = (tick_of_vector(a), tick_of_vector(b));
+    let (tick_from, tick_to) = (grid.tick_of_vector(span.from), grid.tick_of_vector(span.to));
     let song = splice(&input, &new_roll, tick_from, tick_to, args.velocity);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -193,6 +103,142 @@ pub fn run(args: InfillArgs) -> Result<()> {
         new_roll.notes().len()
     );
     Ok(())
+}
+
+/// Ticks of the input file ↔ grid steps and visible vectors of the model.
+struct Grid {
+    ticks_per_quarter: u64,
+    steps_per_quarter: u64,
+    steps_per_vector: u64,
+}
+
+/// The gap `[from, to)` and what judges it, `[to, after_end)`, in visible vectors.
+struct Span {
+    from: i64,
+    to: i64,
+    after_end: i64,
+}
+
+impl Grid {
+    fn new(input: &Song, config: &ModelConfig) -> Grid {
+        Grid {
+            ticks_per_quarter: u64::from(input.ticks_per_quarter.max(1)),
+            steps_per_quarter: u64::from(config.steps_per_quarter),
+            steps_per_vector: config.steps_per_vector as u64,
+        }
+    }
+
+    /// The grid step nearest to `tick`.
+    fn step_of(&self, tick: u64) -> u64 {
+        (tick * self.steps_per_quarter + self.ticks_per_quarter / 2) / self.ticks_per_quarter
+    }
+
+    fn tick_of_vector(&self, v: i64) -> u64 {
+        v as u64 * self.steps_per_vector * self.ticks_per_quarter / self.steps_per_quarter
+    }
+
+    /// The first visible vector at or after bar `bar`'s start.
+    fn vector_at_bar(&self, input: &Song, bar: usize) -> u64 {
+        self.step_of(bar_start_tick(input, bar))
+            .div_ceil(self.steps_per_vector)
+    }
+
+    /// The gap in whole visible vectors of a piece of `n`: from the vector holding the first bar
+    /// line, to the one holding the end of the last bar; then `--lookahead` bars more.
+    fn span(&self, input: &Song, args: &InfillArgs, n: i64) -> Result<Span> {
+        let spv = self.steps_per_vector;
+        let from = (self.step_of(bar_start_tick(input, args.from)) / spv) as i64;
+        let to = (self.vector_at_bar(input, args.to + 1) as i64).min(n);
+        if from >= to {
+            bail!(
+                "{}: bars {}–{} are beyond its end ({} bars of music at most)",
+                args.midi.display(),
+                args.from,
+                args.to,
+                (0..)
+                    .find(|&bar| self.step_of(bar_start_tick(input, bar + 1)) / spv >= n as u64)
+                    .unwrap_or(0)
+            );
+        }
+        let after_end =
+            (self.vector_at_bar(input, args.to + 1 + args.lookahead) as i64).clamp(to, n);
+        Ok(Span {
+            from,
+            to,
+            after_end,
+        })
+    }
+}
+
+/// The RNN state after the first `before` vectors of `frames`, and the last of them (silence
+/// and the initial state when `before` is 0), for `count` chains.
+fn state_before(model: &RnnRbm, frames: &Tensor, before: i64, count: i64) -> (Tensor, Tensor) {
+    let n_visible = frames.size()[1];
+    tch::no_grad(|| {
+        if before == 0 {
+            (
+                model.initial_state(count),
+                Tensor::zeros([count, n_visible], (Kind::Float, frames.device())),
+            )
+        } else {
+            let (_, u) = model.rnn_states(&frames.narrow(0, 0, before).unsqueeze(0), None);
+            (
+                u.expand([count, u.size()[1]], false).contiguous(),
+                frames
+                    .get(before - 1)
+                    .unsqueeze(0)
+                    .expand([count, n_visible], false)
+                    .contiguous(),
+            )
+        }
+    })
+}
+
+/// Sampling-importance-resampling on what follows the gap: one of the candidates `gap (C, T, V)`
+/// (composed from the state `u`), drawn with probability proportional to the model's likelihood
+/// of `after (T', V)` following it.
+fn choose_by_what_follows(
+    model: &RnnRbm,
+    u: &Tensor,
+    gap: &Tensor,
+    after: &Tensor,
+    seed: u64,
+) -> i64 {
+    let (count, steps, n_visible) = gap.size3().expect("candidates are (C, T, V)");
+    let after_steps = after.size()[0];
+    let after = after
+        .unsqueeze(0)
+        .expand([count, after_steps, n_visible], false)
+        .contiguous();
+    let (_, u_after) = tch::no_grad(|| model.rnn_states(gap, Some(u)));
+    let nll = continuation_nll(
+        model,
+        &u_after,
+        &gap.select(1, steps - 1),
+        &after,
+        RANKING_CHAINS,
+        RANKING_TEMPERATURES,
+    );
+    let best = nll.iter().cloned().fold(f64::INFINITY, f64::min);
+    let weights: Vec<f64> = nll.iter().map(|x| (best - x).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut r = rng.gen::<f64>() * total;
+    let i = weights
+        .iter()
+        .position(|w| {
+            r -= w;
+            r <= 0.0
+        })
+        .unwrap_or(weights.len() - 1);
+    eprintln!(
+        "{count} candidates judged on the next {after_steps} vectors: chose {} (−log p(after) {:.2}; best {:.2}, worst {:.2})",
+        i + 1,
+        nll[i],
+        best,
+        nll.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+    );
+    i as i64
 }
 
 /// `input` with everything in `[tick_from, tick_to)` replaced by the notes of `gap` (a roll that

@@ -1,23 +1,30 @@
 //! rnn-rbm: learn polyphonic music from MIDI files with an RNN-RBM and compose new pieces.
 //!
-//! The parts:
-//! - data: [`midi`] (Standard MIDI File bytes ↔ note events), [`roll`] (piano rolls on a grid,
-//!   visible vectors), [`corpus`] (folders of MIDI files and piano-roll JSON datasets);
-//! - model: [`model`] (RBM and RNN-RBM: tensors in, tensors out), [`optim`] (SGD/Adam with
-//!   clipping and savable state), [`config`] (layouts and sizes);
-//! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar, written atomically);
-//! - [`interrupt`]: Ctrl-C stops training at a safe point;
-//! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
-//!   [`infill`], [`stats`] (style features and copying against a corpus, maths in [`style`]);
-//! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
-//!   (piano-roll and training-chart PNGs).
+//! The library:
+//! - data: [`midi`] (Standard MIDI File bytes ↔ note events), [`bars`] (where bars start),
+//!   [`roll`] (piano rolls on a grid, visible vectors), [`corpus`] (folders of MIDI files and
+//!   piano-roll JSON datasets), [`data`] (training data, roll ↔ tensor);
+//! - model: [`config`] (layouts and sizes), [`model`] (RBM and RNN-RBM: tensors in, tensors
+//!   out; the likelihood), [`optim`] (SGD/Adam with clipping and savable state);
+//! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar,
+//!   written atomically; finding and loading one);
+//! - for ears and eyes: [`audio`] (MIDI → WAV through a SoundFont synthesizer), [`draw`]
+//!   (piano-roll and training-chart PNGs); style statistics in [`style`];
+//! - running: [`device`] (CPU/CUDA, threads, seeds), [`interrupt`] (Ctrl-C stops training at a
+//!   safe point), [`progress`] (progress bars), [`args`] (flags that several commands share).
+//!
+//! The commands, which no module imports: [`train`] (`init`, `train`), [`generate`],
+//! [`evaluate`], [`harmonize`], [`infill`], [`stats`], [`render`], [`plot`].
 pub mod args;
 pub mod atomic;
+pub mod audio;
+pub mod bars;
 pub mod checkpoint;
 pub mod config;
 pub mod corpus;
 pub mod data;
 pub mod device;
+pub mod draw;
 pub mod evaluate;
 pub mod generate;
 pub mod harmonize;

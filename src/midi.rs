@@ -82,8 +82,9 @@ pub const MIN_MICROS_PER_QUARTER: u32 = 1_000;
 /// Channel index 9 is the General MIDI percussion channel ("channel 10").
 const DRUM_CHANNEL: u8 = 9;
 
-/// Tempo written when a song has none: 120 quarter notes a minute, the MIDI default.
-const DEFAULT_MICROS_PER_QUARTER: u32 = 500_000;
+/// The MIDI default tempo, 120 quarter notes a minute: written when a song has none, and assumed
+/// before a song's first tempo event (by [`crate::audio`]) or for a tempo that makes no sense.
+pub const DEFAULT_MICROS_PER_QUARTER: u32 = 500_000;
 
 /// Velocity of the note-off messages we write (the customary "no release velocity" value).
 const NOTE_OFF_VELOCITY: u8 = 64;

@@ -490,7 +490,7 @@ fn ticks_per_quarter_for(steps_per_quarter: u32) -> u16 {
 /// is not positive and finite, clamped to what a MIDI tempo event holds.
 fn micros_per_quarter(tempo_qpm: f64) -> u32 {
     if !(tempo_qpm.is_finite() && tempo_qpm > 0.0) {
-        return 500_000;
+        return crate::midi::DEFAULT_MICROS_PER_QUARTER;
     }
     (60_000_000.0 / tempo_qpm)
         .round()

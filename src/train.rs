@@ -10,13 +10,13 @@
 use crate::checkpoint::{self, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig, DEFAULT_LAYOUT};
 use crate::corpus::{is_piano_roll_json, DEFAULT_DATA};
-use crate::data::TrainingData;
+use crate::data::{pad_batch, TrainingData};
 use crate::device::{self, DeviceArg};
+use crate::draw as plot;
 use crate::interrupt::{self, Interrupted};
 use crate::model::likelihood::{evaluate, EvalOptions};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
-use crate::plot;
 use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
@@ -193,27 +193,6 @@ fn model_config(args: &ModelArgs) -> ModelConfig {
         config.cell = c;
     }
     config
-}
-
-/// Stacks chunks into `(B, T, V)` with zero padding and a `(B, T)` mask of real frames.
-fn pad_batch(chunks: &[Tensor], indices: &[usize]) -> (Tensor, Tensor) {
-    let t_max = indices
-        .iter()
-        .map(|&i| chunks[i].size()[0])
-        .max()
-        .unwrap_or(0);
-    let (mut vs, mut masks) = (Vec::new(), Vec::new());
-    for &i in indices {
-        let c = &chunks[i];
-        let t = c.size()[0];
-        let opts = (c.kind(), c.device());
-        vs.push(c.constant_pad_nd([0, 0, 0, t_max - t]));
-        masks.push(Tensor::cat(
-            &[Tensor::ones([t], opts), Tensor::zeros([t_max - t], opts)],
-            0,
-        ));
-    }
-    (Tensor::stack(&vs, 0), Tensor::stack(&masks, 0))
 }
 
 /// The updates of one epoch, given the chunks in their shuffled `order`.

@@ -517,11 +517,46 @@ fn ctrl_c_should_save_the_last_finished_epoch_and_resuming_it_matches_an_uninter
     );
 }
 
+/// What one killed run left in its folder: the `.tmp` files (removed once counted) and the
+/// checkpoints, each loaded (a checkpoint that does not load fails the test).
+fn check_what_a_kill_left(ckpts: &Path) -> (Vec<String>, Vec<String>) {
+    let (mut tmp_left, mut loaded) = (Vec::new(), Vec::new());
+    let Ok(entries) = std::fs::read_dir(ckpts) else {
+        return (tmp_left, loaded); // killed before anything was written
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") {
+            std::fs::remove_file(&path).unwrap();
+            tmp_left.push(name); // a write the kill interrupted: never mistaken for a checkpoint
+        } else if name.ends_with(".ot") {
+            let (sidecar, tensors) =
+                rnn_rbm::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert_eq!(tensors["W"].size(), vec![88, 400], "{name}");
+            if name.starts_with("epoch_") {
+                assert_eq!(name, format!("epoch_{}.ot", sidecar.epoch));
+            }
+            loaded.push(name);
+        }
+    }
+    tmp_left.sort();
+    loaded.sort();
+    (tmp_left, loaded)
+}
+
+/// Kills (SIGKILL: no handler runs) training runs at moments spread over the cycle of training and
+/// writing checkpoints, each run in its own folder, and loads every checkpoint each leaves. Saves
+/// are slowed by the test-only RNN_RBM_TEST_SLOW_SAVE_MS (src/atomic.rs), which also says on
+/// stderr when a temporary file is complete: the last two runs are killed right then, in the
+/// middle of writing epoch_N.ot, which must leave epoch_N.ot.tmp, no epoch_N.ot, and
+/// epoch_(N−1).ot loadable.
 #[test]
 fn kill_9_at_any_moment_should_leave_every_checkpoint_loadable() {
+    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     write_chord_corpus(&dir.path().join("corpus"), 4, 60);
-    // A larger model, so that writing a checkpoint takes long enough to be hit by a kill.
+    // A larger model, so that writing a checkpoint takes a while by itself too.
     let args = [
         "train",
         "100000",
@@ -542,51 +577,82 @@ fn kill_9_at_any_moment_should_leave_every_checkpoint_loadable() {
         "--init-epochs",
         "1",
     ];
-    let (mut tmp_left, mut loaded) = (0, 0);
-    for delay_ms in [0u64, 7, 13, 29, 41, 53, 71, 97] {
-        use std::io::{BufRead, BufReader};
+    // (milliseconds after the first "saved" line, or None: at the first epoch_N.ot.tmp after it;
+    // the pause of every save in milliseconds)
+    let rounds = [
+        (Some(0u64), 30u64),
+        (Some(13), 30),
+        (Some(41), 30),
+        (Some(71), 30),
+        (Some(97), 30),
+        (None, 3000),
+        (None, 3000),
+    ];
+    let mut mid_save = 0;
+    for (round, &(delay_ms, pause_ms)) in rounds.iter().enumerate() {
+        let out = format!("run{round}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
             .args(args)
+            .args(["--out", &out])
+            .env(rnn_rbm::atomic::TEST_SLOW_SAVE_ENV, pause_ms.to_string())
             .current_dir(dir.path())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait for the first checkpoint of this run, however slow the machine, then kill the
-        // run a little later: somewhere in the cycle of training and writing checkpoints.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        for line in stderr.lines() {
-            if line.unwrap().starts_with("saved ") {
-                break;
+        // Wait for the first checkpoint of this run, however slow the machine.
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let first_saved = lines
+            .by_ref()
+            .map(|line| line.unwrap())
+            .find(|line| line.starts_with("saved "));
+        assert!(first_saved.is_some(), "round {round}: the run ended");
+        let writing = match delay_ms {
+            Some(delay_ms) => {
+                std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+                None
             }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL: no handler runs
-        child.wait().unwrap();
-        let ckpts = dir.path().join("parameter_checkpoints");
-        let Ok(entries) = std::fs::read_dir(&ckpts) else {
-            continue; // killed before anything was written
+            None => lines.map(|line| line.unwrap()).find_map(|line| {
+                let tmp = line.strip_prefix("slow save: ")?.strip_suffix(" written")?;
+                let name = Path::new(tmp).file_name()?.to_str()?.to_string();
+                (name.starts_with("epoch_") && name.ends_with(".ot.tmp")).then_some(name)
+            }),
         };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.ends_with(".tmp") {
-                tmp_left += 1; // a write the kill interrupted: never mistaken for a checkpoint
-                std::fs::remove_file(&path).unwrap();
-            } else if name.ends_with(".ot") {
-                let (sidecar, tensors) =
-                    rnn_rbm::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-                assert_eq!(tensors["W"].size(), vec![88, 400], "{name}");
-                loaded += 1;
-                if name.starts_with("epoch_") {
-                    assert_eq!(name, format!("epoch_{}.ot", sidecar.epoch));
-                }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (tmp_left, loaded) = check_what_a_kill_left(&dir.path().join(&out));
+        eprintln!(
+            "round {round}: killed {}; left {tmp_left:?}; loaded {loaded:?}",
+            match (delay_ms, &writing) {
+                (Some(ms), _) => format!("{ms} ms after the first save"),
+                (None, Some(name)) => format!("while {name} was complete but not yet renamed"),
+                (None, None) => "after the run ended".to_string(),
             }
+        );
+        assert!(!loaded.is_empty(), "round {round}: no checkpoint left");
+        if delay_ms.is_none() {
+            let tmp = writing.unwrap_or_else(|| panic!("round {round}: no epoch_N.ot.tmp seen"));
+            let target = tmp.strip_suffix(".tmp").unwrap();
+            let epoch: usize = target["epoch_".len()..target.len() - 3].parse().unwrap();
+            assert!(
+                tmp_left.contains(&tmp),
+                "round {round}: {tmp} not left: {tmp_left:?}"
+            );
+            assert!(
+                !loaded.iter().any(|name| name == target),
+                "round {round}: {target}"
+            );
+            assert!(
+                loaded.contains(&format!("epoch_{}.ot", epoch - 1)),
+                "round {round}: the checkpoint before {target} is not loadable: {loaded:?}"
+            );
         }
+        mid_save += usize::from(!tmp_left.is_empty());
     }
-    assert!(loaded > 8, "only {loaded} checkpoints were checked");
     eprintln!(
-        "{loaded} checkpoint loads checked; {tmp_left} kills landed while one was being written"
+        "{mid_save} of {} kills landed in the middle of a save",
+        rounds.len()
     );
+    assert!(mid_save >= 2);
 }
 
 #[test]
@@ -726,6 +792,58 @@ fn notes_on_track(path: &Path, track: usize) -> Vec<(u8, u64, u64)> {
         .collect()
 }
 
+/// −log p(v_1 … v_T) per frame of the frames of a MIDI file (paper layout: 88 keys from 21, one
+/// frame per quarter) under a checkpoint's tanh RNN-RBM, exactly and apart from the library's
+/// model code: the RNN states by the formula, from u0 (`u_t = tanh(bu + v_t Wvu + u_(t−1) Wuu)`),
+/// each frame's RBM biases `bv + u Wuv`, `bh + u Wuh`, its free energy, and its log Z summed over
+/// all 2^H hidden configurations.
+fn exact_nll_per_frame(checkpoint: &Path, midi_file: &Path) -> f64 {
+    use tch::{Device, Kind, Tensor};
+    let p = parameters(checkpoint);
+    let d = |name: &str| p[name].to_kind(Kind::Double);
+    // Biases and the initial state as vectors, whatever their stored shape.
+    let b = |name: &str| d(name).reshape([-1]);
+    let (w, bv, bh, wuv, wuh) = (d("W"), b("bv"), b("bh"), d("Wuv"), d("Wuh"));
+    let (wvu, wuu, bu) = (d("Wvu"), d("Wuu"), b("bu"));
+    let hidden = w.size()[1];
+    assert!(hidden <= 20, "{hidden} hidden units: too many to enumerate");
+    let configs = Tensor::arange(1i64 << hidden, (Kind::Int64, Device::Cpu))
+        .unsqueeze(1)
+        .bitwise_right_shift(&Tensor::arange(hidden, (Kind::Int64, Device::Cpu)).unsqueeze(0))
+        .bitwise_and(1)
+        .to_kind(Kind::Double);
+    let roll = PianoRoll::from_song(&midi::read_file(midi_file).unwrap(), 1, 21, 88).unwrap();
+    let mut u = b("u0");
+    let mut total = 0.0;
+    for t in 0..roll.steps() {
+        let v: Vec<f64> = (0..88)
+            .map(|c| f64::from(u8::from(roll.is_sounding(t, c))))
+            .collect();
+        let v = Tensor::from_slice(&v);
+        let (bv_t, bh_t) = (&bv + u.matmul(&wuv), &bh + u.matmul(&wuh));
+        let free_energy = -bv_t.dot(&v) - (&bh_t + v.matmul(&w)).softplus().sum(Kind::Double);
+        let per_config = configs.matmul(&bh_t)
+            + (configs.matmul(&w.tr()) + &bv_t)
+                .softplus()
+                .sum_dim_intlist(1, false, Kind::Double);
+        total += (free_energy + per_config.logsumexp(0, false)).double_value(&[]);
+        u = (&bu + v.matmul(&wvu) + u.matmul(&wuu)).tanh();
+    }
+    total / roll.steps() as f64
+}
+
+/// `(file, NLL per frame)` of each "wrote FILE (…, NLL X per frame)" line harmonize printed.
+fn printed_nll(out: &Output) -> Vec<(String, f64)> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let file = line.strip_prefix("wrote ")?.split(' ').next()?;
+            let nll = line.split("NLL ").nth(1)?.split(' ').next()?.parse().ok()?;
+            Some((file.to_string(), nll))
+        })
+        .collect()
+}
+
 #[test]
 fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
     let dir = tempfile::tempdir().unwrap();
@@ -750,25 +868,28 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
         melody.set(t, (pitch - 21) as usize, true, true);
     }
     midi::write_file(&dir.path().join("melody.mid"), &melody.to_song(100.0, 90)).unwrap();
-    let out = rnn_rbm(
-        dir.path(),
-        &[
-            "harmonize",
-            "melody.mid",
-            "--checkpoint",
-            "epoch_80.ot",
-            "-o",
-            "h/harm.mid",
-            "--count",
-            "2",
-            "--best-of",
-            "2",
-            "--seed",
-            "3",
-            "--threads",
-            "1",
-        ],
-    );
+    let harmonize = |out: &str, count: &str, best_of: &str| {
+        rnn_rbm(
+            dir.path(),
+            &[
+                "harmonize",
+                "melody.mid",
+                "--checkpoint",
+                "epoch_80.ot",
+                "-o",
+                out,
+                "--count",
+                count,
+                "--best-of",
+                best_of,
+                "--seed",
+                "3",
+                "--threads",
+                "1",
+            ],
+        )
+    };
+    let out = harmonize("h/harm.mid", "2", "2");
     assert_ok(&out);
     for file in ["h/harm_1.mid", "h/harm_2.mid"] {
         let path = dir.path().join(file);
@@ -809,8 +930,40 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
             "{file}: {in_chord} of {total} harmony steps in the chord"
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.matches("NLL").count(), 2, "{stdout}");
+    // --best-of 2 keeps, of each pair of candidates, the one of lower NLL. The same seed with
+    // --count 4 --best-of 1 composes and scores the same four candidates and writes them all:
+    // harm_1 must be the likelier of all_1 and all_2, file and figure, harm_2 of all_3 and all_4.
+    let best = printed_nll(&out);
+    let all = harmonize("h/all.mid", "4", "1");
+    assert_ok(&all);
+    let all = printed_nll(&all);
+    assert_eq!((best.len(), all.len()), (2, 4), "{best:?} {all:?}");
+    for (i, pair) in all.chunks(2).enumerate() {
+        let likelier = if pair[0].1 <= pair[1].1 {
+            &pair[0]
+        } else {
+            &pair[1]
+        };
+        assert_eq!(best[i].1, likelier.1, "harm_{}: {best:?} {all:?}", i + 1);
+        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
+        assert_eq!(
+            read(&best[i].0),
+            read(&likelier.0),
+            "{} ≠ {}",
+            best[i].0,
+            likelier.0
+        );
+    }
+    // And each figure is the NLL per frame of its file, by AIS (20 chains × 200 temperatures):
+    // within 0.03 nats of the exact figure, the mean error tests/ais.rs allows (0.003 here).
+    let checkpoint = dir.path().join("parameter_checkpoints/epoch_80.ot");
+    for (file, printed) in &all {
+        let exact = exact_nll_per_frame(&checkpoint, &dir.path().join(file));
+        assert!(
+            (printed - exact).abs() < 0.03,
+            "{file}: printed NLL {printed}, exact {exact}"
+        );
+    }
 
     // generate --continue: every piece starts with the primer, then goes on.
     let primer = dir.path().join("corpus/piece0.mid");
@@ -893,6 +1046,58 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
         "{fits} of {} new notes fit",
         new.len()
     );
+
+    // A time signature that changes in mid-bar: 4/4, then 3/4 written two quarters into bar 1.
+    // Bar 1 finishes in 4/4, so bar 2 is quarters 4..7, as plot numbers it (tests/plot.rs draws
+    // the same file's bar lines at quarters 0, 4, 7, 10, 13).
+    let mut metre = PianoRoll::new(16, 1, 21, 88);
+    for t in 0..16 {
+        for pitch in if t % 2 == 0 { CHORD_A } else { CHORD_B } {
+            metre.set(t, (pitch - 21) as usize, true, true);
+        }
+    }
+    let mut song = metre.to_song(100.0, 70);
+    let q = u64::from(song.ticks_per_quarter);
+    song.time_signatures = [(0, 4), (2 * q, 3)]
+        .map(|(tick, numerator)| midi::TimeSignature {
+            tick,
+            numerator,
+            denominator: 4,
+        })
+        .to_vec();
+    midi::write_file(&dir.path().join("metre.mid"), &song).unwrap();
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "infill",
+            "metre.mid",
+            "--checkpoint",
+            "epoch_80.ot",
+            "--from",
+            "2",
+            "--to",
+            "2",
+            "-o",
+            "metre_2.mid",
+            "--seed",
+            "5",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("(ticks {}..{})", 4 * q, 7 * q)),
+        "{stdout}"
+    );
+    let kept: Vec<_> = notes_on_track(&dir.path().join("metre.mid"), 1)
+        .into_iter()
+        .filter(|n| n.1 < 4 || n.1 >= 7)
+        .collect();
+    assert_eq!(notes_on_track(&dir.path().join("metre_2.mid"), 1), kept);
+    let new = notes_on_track(&dir.path().join("metre_2.mid"), 2);
+    assert!(new.iter().all(|n| n.1 >= 4 && n.2 <= 7), "{new:?}");
 
     // Bars beyond the end: a one-line error.
     let out = rnn_rbm(

@@ -8,7 +8,7 @@ use rnn_rbm::checkpoint::load_model;
 use rnn_rbm::corpus::Corpus;
 use rnn_rbm::data::{frames_to_roll, roll_to_frames};
 use rnn_rbm::harmonize::{clamp_tensors, frames_with_at_least, melody_clamp, melody_of};
-use rnn_rbm::model::likelihood::continuation_nll;
+use rnn_rbm::model::likelihood::{continuation_nll, RANKING_CHAINS, RANKING_TEMPERATURES};
 use rnn_rbm::model::rnn_rbm::GibbsStart;
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -56,10 +56,10 @@ fn the_jsb_model_harmonises_soprano_lines_with_full_chords_below_them() {
             &model.initial_state(1),
             &v0.narrow(0, 0, 1),
             &bach,
-            20,
-            200,
+            RANKING_CHAINS,
+            RANKING_TEMPERATURES,
         )[0];
-        let ours = continuation_nll(model, &u0, &v0, &out, 20, 200);
+        let ours = continuation_nll(model, &u0, &v0, &out, RANKING_CHAINS, RANKING_TEMPERATURES);
         let ours_mean = ours.iter().sum::<f64>() / ours.len() as f64;
         eprintln!(
             "{}: {frames} frames, {:.0}% of frames with ≥ 3 notes; NLL per frame: Bach {:.2}, harmonisations {}",

@@ -3,8 +3,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use rnn_rbm::draw::{self as plot, Image, Rgb};
 use rnn_rbm::midi::{self, Note, Song, Tempo, TimeSignature};
-use rnn_rbm::plot::{self, Image, Rgb};
 
 const TPQ: u16 = 480;
 const Q: u64 = TPQ as u64;
@@ -77,39 +77,31 @@ fn a_piano_roll_should_show_notes_onsets_bars_and_cs() {
     let layout = plot::plot_song(&song, &path).unwrap();
     assert!(!dir.path().join("roll.png.tmp").exists());
     let image = decode(&path);
-    assert_eq!((image.width, image.height), (layout.width, layout.height));
-    assert!(
-        image.width >= 400 && image.height >= 200,
-        "{}x{}",
-        image.width,
-        image.height
-    );
-
-    // The pitch range fits the notes (48..72) with a margin, not the whole keyboard.
-    assert!(
-        layout.low_pitch <= 46 && layout.high_pitch >= 74,
-        "{layout:?}"
-    );
-    assert!(layout.high_pitch - layout.low_pitch <= 36, "{layout:?}");
+    // Twelve quarters at 24 pixels are 288, under the smallest plot (400 - 50 - 12 pixels of
+    // margins): the plot is widened to 338 pixels. The pitches 48..72 with two semitones of margin
+    // are 29 rows of 6 pixels, under 44 + 12 pixels of margins.
+    assert_eq!((image.width, image.height), (400, 44 + 29 * 6 + 12));
+    assert_eq!((layout.width, layout.height), (image.width, image.height));
+    assert!((layout.pixels_per_quarter - 338.0 / 12.0).abs() < 1e-12);
+    assert_eq!((layout.low_pitch, layout.high_pitch), (46, 74));
     // Higher pitches are higher up; later ticks further right.
     assert!(layout.row_top(72) < layout.row_top(60));
     assert!(layout.x(Q) < layout.x(2 * Q));
 
-    // Notes in their voice's colour (tracks 1 and 2 are voices 0 and 1).
-    let middle = |start: u64, end: u64| (layout.x(start) + layout.x(end)) / 2;
-    assert_eq!(
-        image.pixel(middle(0, 2 * Q), row_middle(&layout, 60)),
-        plot::note_colour(0)
-    );
-    assert_eq!(
-        image.pixel(middle(4 * Q, 8 * Q), row_middle(&layout, 67)),
-        plot::note_colour(0)
-    );
-    assert_eq!(
-        image.pixel(middle(8 * Q, 12 * Q), row_middle(&layout, 48)),
-        plot::note_colour(1)
-    );
-    assert_ne!(plot::note_colour(0), plot::note_colour(1));
+    // Notes in their voice's colour (tracks 1 and 2 are voices 0 and 1: blue and red), at
+    // pixels computed here: column 50 + quarters × 338/12, row 44 + (74 - pitch) × 6 + 2.
+    let (blue, red) = ([50, 105, 200], [215, 85, 55]);
+    let pixel = |quarters: f64, pitch: u32| {
+        let x = 50 + (quarters * 338.0 / 12.0).round() as u32;
+        image.pixel(x, 44 + (74 - pitch) * 6 + 2)
+    };
+    assert_eq!(pixel(1.0, 60), blue);
+    assert_eq!(pixel(6.0, 67), blue);
+    assert_eq!(pixel(10.0, 48), red);
+    // The onset of E4 at 2 quarters: its first columns are the blue darkened to 11/20.
+    assert_eq!(pixel(2.0, 64), [27, 57, 110]);
+    assert_eq!(pixel(2.0, 62), plot::BACKGROUND);
+    assert_eq!((plot::note_colour(0), plot::note_colour(1)), (blue, red));
     // The re-struck C5: the second note starts with its onset colour right after the first.
     let restrike = layout.x(Q);
     assert_eq!(
@@ -130,10 +122,7 @@ fn a_piano_roll_should_show_notes_onsets_bars_and_cs() {
         image.pixel(layout.x(Q / 2), row_middle(&layout, 62)),
         plot::BACKGROUND
     );
-    assert_eq!(
-        image.pixel(middle(4 * Q, 8 * Q), row_middle(&layout, 60)),
-        plot::BACKGROUND
-    );
+    assert_eq!(pixel(6.0, 60), plot::BACKGROUND);
     // Black-key rows are shaded.
     assert_eq!(
         image.pixel(layout.x(Q / 2), row_middle(&layout, 61)),
@@ -206,11 +195,19 @@ fn bar_lines_should_follow_the_time_signatures() {
 
 #[test]
 fn roll_sizes_should_follow_the_length_within_bounds() {
+    // One bar (4 quarters, 96 pixels) is widened to the smallest plot, 338 pixels; C4 alone is
+    // given two octaves (48..=72 once the margin is spread), 25 rows of 6 pixels.
     let short = plot::RollLayout::new(&song(vec![note(60, 0, Q, 1)], Vec::new()));
-    assert!(short.width >= plot::MIN_WIDTH && short.height >= plot::MIN_HEIGHT);
+    assert_eq!(
+        (short.width, short.height),
+        (50 + 338 + 12, 44 + 25 * 6 + 12)
+    );
+    assert_eq!((short.low_pitch, short.high_pitch), (48, 72));
 
+    // 64 quarters at 24 pixels each.
     let medium = plot::RollLayout::new(&song(vec![note(60, 0, 64 * Q, 1)], Vec::new()));
-    assert!((medium.pixels_per_quarter - plot::PIXELS_PER_QUARTER).abs() < 1e-9);
+    assert_eq!(medium.width, 50 + 64 * 24 + 12);
+    assert!((medium.pixels_per_quarter - 24.0).abs() < 1e-12);
 
     // 2,000 quarter notes would be 48,000 pixels: compressed to the maximum width.
     let long = song(
@@ -223,13 +220,17 @@ fn roll_sizes_should_follow_the_length_within_bounds() {
     let path = dir.path().join("long.png");
     let layout = plot::plot_song(&long, &path).unwrap();
     let image = decode(&path);
-    assert_eq!(image.width, plot::MAX_WIDTH);
-    assert!(layout.pixels_per_quarter < plot::PIXELS_PER_QUARTER);
+    assert_eq!(image.width, 4000);
+    assert!((layout.pixels_per_quarter - 3938.0 / 2000.0).abs() < 1e-12);
     assert_eq!(layout.x(2000 * Q), layout.left + layout.plot_width);
 
-    // A song without notes still makes a (blank) roll.
+    // A song without notes still makes a (blank) roll: one bar, C3..C5 (25 rows).
     let empty = plot::RollLayout::new(&song(Vec::new(), Vec::new()));
-    assert!(empty.width >= plot::MIN_WIDTH && empty.low_pitch < empty.high_pitch);
+    assert_eq!((empty.width, empty.height), (400, 44 + 25 * 6 + 12));
+    assert_eq!(
+        (empty.low_pitch, empty.high_pitch, empty.end_tick),
+        (48, 72, 4 * Q)
+    );
 }
 
 fn write_metrics(path: &Path, with_valid: bool) -> Vec<(f64, f64, f64)> {
@@ -282,13 +283,22 @@ fn a_training_chart_should_draw_cost_and_valid_nll_along_their_curves() {
     let out = dir.path().join("metrics.png");
     let layout = plot::plot_metrics(&jsonl, &out).unwrap();
     let image = decode(&out);
-    assert!(image.width >= 400 && image.height >= 200);
-    assert_eq!((image.width, image.height), (layout.width, layout.height));
-    // Both axes cover their data.
-    assert!(layout.epochs.0 <= 1.0 && layout.epochs.1 >= 30.0);
-    assert!(layout.cost.0 <= points[29].1 && layout.cost.1 >= points[0].1);
-    let valid_range = layout.valid_nll.unwrap();
-    assert!(valid_range.0 <= points[29].2 && valid_range.1 >= points[0].2);
+    assert_eq!((image.width, image.height), (800, 440));
+    // The axes, worked out by hand: epochs 1..30 in steps of 5 from 0 to 30; the cost from
+    // -2.23 (epoch 30) to 0.35 (epoch 1) in steps of 0.5 from -2.5 to 0.5; the valid NLL from 6.0
+    // to 8.9 in steps of 0.5 from 6.0 to 9.0.
+    assert_eq!(layout.epochs, (0.0, 30.0));
+    assert_eq!(layout.cost, (-2.5, 0.5));
+    assert_eq!(layout.valid_nll, Some((6.0, 9.0)));
+    // The margins fit the labels in 12-pixel glyphs less the last gap: "-2.5" (46 pixels) and 16
+    // more at the left, "6.0" (34 pixels) and 24 more at the right; 48 above, 56 below.
+    assert_eq!(
+        (layout.left, layout.right, layout.top, layout.bottom),
+        (62, 800 - 24 - 34, 48, 440 - 56)
+    );
+    // The cost curve passes through the pixel of epoch 30: x = 742, y = 384 - (c + 2.5) / 3 × 336.
+    let y30 = 384.0 - (points[29].1 + 2.5) / 3.0 * 336.0;
+    assert!(near(&image, 742.0, y30, plot::COST_COLOUR), "{y30}");
 
     let mut cost_hits = 0;
     let mut valid_hits = 0;
@@ -433,21 +443,53 @@ fn the_plot_command_should_take_midi_metrics_and_checkpoints() {
     write_metrics(&dir.path().join("run/metrics.jsonl"), true);
     fs::write(dir.path().join("run/epoch_20.ot"), b"not read").unwrap();
 
-    for (args, written) in [
-        (&["plot", "piece.mid"][..], "piece.png"),
-        (&["plot", "piece.mid", "-o", "roll.png"][..], "roll.png"),
-        (&["plot", "run/metrics.jsonl"][..], "run/metrics.png"),
-        (&["plot", "run/epoch_20.ot"][..], "run/epoch_20.png"),
+    // A checkpoint named relative to parameter_checkpoints/, as generate takes it.
+    let saved = dir.path().join("parameter_checkpoints/jsb");
+    fs::create_dir_all(&saved).unwrap();
+    write_metrics(&saved.join("metrics.jsonl"), true);
+    fs::write(saved.join("best.ot"), b"not read").unwrap();
+
+    // The roll of three_bars is 400 × 230 pixels (see a_piano_roll_should_show…); charts are
+    // 800 × 440.
+    for (args, written, size) in [
+        (&["plot", "piece.mid"][..], "piece.png", (400, 230)),
+        (
+            &["plot", "piece.mid", "-o", "roll.png"],
+            "roll.png",
+            (400, 230),
+        ),
+        (
+            &["plot", "run/metrics.jsonl"],
+            "run/metrics.png",
+            (800, 440),
+        ),
+        (&["plot", "run/epoch_20.ot"], "run/epoch_20.png", (800, 440)),
+        (
+            &["plot", "jsb/best.ot"],
+            "parameter_checkpoints/jsb/best.png",
+            (800, 440),
+        ),
     ] {
         let out = rnn_rbm(dir.path(), args);
         assert!(
             out.status.success(),
-            "{}",
+            "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         let image = decode(&dir.path().join(written));
-        assert!(image.width >= 400 && image.height >= 200);
+        assert_eq!((image.width, image.height), size, "{args:?}");
     }
+    // The roll drawn by the command is the roll drawn by the library, titled with the file name.
+    let (expected, _) = plot::roll_image_titled(&three_bars(), Some("piece.mid"));
+    assert_eq!(decode(&dir.path().join("piece.png")), expected);
+
+    let out = rnn_rbm(dir.path(), &["plot", "nowhere/best.ot"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("parameter_checkpoints/nowhere/best.ot"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     fs::write(dir.path().join("lonely.ot"), b"").unwrap();
     let out = rnn_rbm(dir.path(), &["plot", "lonely.ot"]);
@@ -457,4 +499,83 @@ fn the_plot_command_should_take_midi_metrics_and_checkpoints() {
         stderr.starts_with("error: ") && stderr.contains("metrics.jsonl"),
         "{stderr}"
     );
+}
+
+/// The glyphs of the digits 1 to 5 (the 5×7 font, `#` = ink).
+const DIGITS: [[&str; 7]; 5] = [
+    [
+        "..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###.",
+    ],
+    [
+        ".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####",
+    ],
+    [
+        "#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###.",
+    ],
+    [
+        "...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#.",
+    ],
+    [
+        "#####", "#....", "####.", "....#", "....#", "#...#", ".###.",
+    ],
+];
+
+/// A time signature that changes in mid-bar: 4/4 from the start, 3/4 written two quarters into
+/// bar 1. Bar 1 finishes in 4/4, and the bars after it are 3/4, as `infill --from` counts them
+/// (tests/cli.rs fills bar 2 of the same file): bar lines at quarters 0, 4, 7, 10 and 13, and
+/// the plot ends at 16, where the notes end.
+#[test]
+fn bar_numbers_should_be_the_bars_infill_counts_when_the_metre_changes_in_mid_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    let signatures = vec![
+        TimeSignature {
+            tick: 0,
+            numerator: 4,
+            denominator: 4,
+        },
+        TimeSignature {
+            tick: 2 * Q,
+            numerator: 3,
+            denominator: 4,
+        },
+    ];
+    let notes = (0..16).map(|k| note(60 + (k % 2) as u8, k * Q, (k + 1) * Q, 1));
+    midi::write_file(
+        &dir.path().join("metre.mid"),
+        &song(notes.collect(), signatures),
+    )
+    .unwrap();
+    let out = rnn_rbm(dir.path(), &["plot", "metre.mid"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = decode(&dir.path().join("metre.png"));
+    // 16 quarters at 24 pixels (more than the smallest plot), 50 + 12 pixels of margins.
+    assert_eq!(image.width, 50 + 16 * 24 + 12);
+    // Bar lines along the top row of the plot (the notes are far below): column 50 + 24 × quarter.
+    let bar_columns: Vec<u32> = (0..image.width)
+        .filter(|&x| image.pixel(x, 44) == plot::BAR_LINE)
+        .collect();
+    assert_eq!(bar_columns, vec![50, 146, 218, 290, 362, 434]);
+    // Each line is numbered with its bar, in glyphs of 2×2-pixel dots 18 pixels above the plot.
+    for (bar, &x) in bar_columns[..5].iter().enumerate() {
+        for (row, dots) in DIGITS[bar].iter().enumerate() {
+            for (col, dot) in dots.chars().enumerate() {
+                let pixel = image.pixel(x + 2 * col as u32, 44 - 18 + 2 * row as u32);
+                let expected = if dot == '#' {
+                    plot::TEXT
+                } else {
+                    plot::BACKGROUND
+                };
+                assert_eq!(
+                    pixel,
+                    expected,
+                    "bar {}, glyph row {row}, column {col}",
+                    bar + 1
+                );
+            }
+        }
+    }
 }

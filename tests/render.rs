@@ -7,8 +7,8 @@ use std::process::Command;
 
 use midly::num::{u15, u28, u4, u7};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
+use rnn_rbm::audio::{self as render, ProgramChange, ProgramChangeKind, Rendered};
 use rnn_rbm::midi::{self, Note, Song, Tempo};
-use rnn_rbm::render::{self, ProgramChange, ProgramChangeKind, Rendered};
 
 const TPQ: u16 = 480;
 
@@ -159,6 +159,26 @@ fn mono_and_other_sample_rates_should_be_written_as_asked() {
     let seconds = samples.len() as f64 / 22_050.0;
     assert!((2.05..=5.0 + 1e-6).contains(&seconds), "{seconds} s");
     assert!((dbfs(peak(&samples)) - render::PEAK_DBFS).abs() < 0.05);
+    // Mono is the mean of the two sides, normalised: computed here from the stereo rendering,
+    // to within the rounding of the two (a sample of each is within half a step).
+    let stereo = render::render_song(&chord_song(), &font, 22_050, true).unwrap();
+    assert_eq!(stereo.frames(), samples.len());
+    let means: Vec<f64> = stereo
+        .samples
+        .chunks(2)
+        .map(|lr| (f64::from(lr[0]) + f64::from(lr[1])) / 2.0)
+        .collect();
+    let means_peak = means.iter().fold(0.0f64, |p, m| p.max(m.abs()));
+    let scale = 10f64.powf(render::PEAK_DBFS / 20.0) * 32767.0 / means_peak;
+    let worst = means
+        .iter()
+        .zip(&samples)
+        .map(|(m, &s)| (m * scale - f64::from(s)).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        worst <= 1.5,
+        "a mono sample {worst} steps from the mean of the sides"
+    );
 
     let error = render::render_song(&chord_song(), &font, 8_000, false).unwrap_err();
     assert!(format!("{error:#}").contains("sample rate"), "{error:#}");
@@ -388,9 +408,13 @@ fn the_render_command_should_write_wav_files_beside_their_midi_files() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Each file holds exactly what the library renders for the song.
+    let font = render::load_soundfont(&soundfont()).unwrap();
+    let mono = render::render_song_with(&chord_song(), &[], &font, 22_050, false).unwrap();
     for name in ["a.wav", "b.wav"] {
-        let (spec, _) = read_wav(&dir.path().join(name));
+        let (spec, samples) = read_wav(&dir.path().join(name));
         assert_eq!((spec.channels, spec.sample_rate), (1, 22_050));
+        assert_eq!(samples, mono.samples, "{name}");
     }
 
     let out = rnn_rbm(dir.path(), &["render", "a.mid", "-o", "x.wav"], None);
@@ -399,7 +423,10 @@ fn the_render_command_should_write_wav_files_beside_their_midi_files() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(read_wav(&dir.path().join("x.wav")).0.channels, 2);
+    let stereo = render::render_song_with(&chord_song(), &[], &font, 44_100, true).unwrap();
+    let (spec, samples) = read_wav(&dir.path().join("x.wav"));
+    assert_eq!((spec.channels, spec.sample_rate), (2, 44_100));
+    assert_eq!(samples, stereo.samples);
 
     // -o with several inputs, and a SoundFont named by the environment that is missing: one
     // line each, exit status 1.

@@ -15,6 +15,7 @@
 //!
 //! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
 use super::rbm::{free_energy, gibbs_chain};
+use super::rnn_rbm::{previous_frames, shifted};
 use super::{ais, RnnRbm};
 use crate::config::ModelConfig;
 use serde::Serialize;
@@ -143,15 +144,8 @@ fn frames(model: &RnnRbm, pieces: &[Tensor]) -> Frames {
         for piece in pieces {
             let (u_before, _) = model.rnn_states(&piece.unsqueeze(0), None);
             let (bv_t, bh_t) = model.frame_biases(&u_before.squeeze_dim(0));
-            let shifted = Tensor::cat(
-                &[
-                    piece.zeros_like().narrow(0, 0, 1),
-                    piece.narrow(0, 0, piece.size()[0] - 1),
-                ],
-                0,
-            );
             v.push(piece.shallow_clone());
-            prev.push(shifted);
+            prev.push(previous_frames(&piece.unsqueeze(0)).squeeze_dim(0));
             bv.push(bv_t);
             bh.push(bh_t);
         }
@@ -338,6 +332,11 @@ pub fn evaluate(
     }
 }
 
+/// The AIS that ranks candidate continuations (harmonize --best-of, infill's resampling):
+/// [`RANKING_CHAINS`] chains × [`RANKING_TEMPERATURES`] temperatures per frame.
+pub const RANKING_CHAINS: i64 = 20;
+pub const RANKING_TEMPERATURES: usize = 200;
+
 /// `−log p(v_1 … v_T | start)` of each of a batch of continuations `v (B, T, V)`, summed over
 /// their frames: the RNN starts from state `u (B, R)` after the frame `v_prev (B, V)`. Every
 /// frame's `log Z` is estimated by AIS (`chains` × `temperatures`, base fitted from the previous
@@ -358,13 +357,7 @@ pub fn continuation_nll(
         let v = v.to_kind(model.w.kind());
         let (u_before, _) = model.rnn_states(&v, Some(u));
         let (bv, bh) = model.frame_biases(&u_before);
-        let prev = Tensor::cat(
-            &[
-                v_prev.to_kind(v.kind()).unsqueeze(1),
-                v.narrow(1, 0, steps - 1),
-            ],
-            1,
-        );
+        let prev = shifted(&v_prev.to_kind(v.kind()), &v);
         let flat = |t: &Tensor| t.reshape([batch * steps, t.size()[2]]);
         Frames {
             v: flat(&v),

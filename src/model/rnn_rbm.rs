@@ -95,11 +95,14 @@ pub fn default_sampler(config: &crate::config::ModelConfig) -> (GibbsStart, i64)
 
 /// `v (B, T, V)` shifted one frame later: frame t holds frame t−1, frame 0 is silence.
 pub fn previous_frames(v: &Tensor) -> Tensor {
-    let steps = v.size()[1];
-    Tensor::cat(
-        &[v.narrow(1, 0, 1).zeros_like(), v.narrow(1, 0, steps - 1)],
-        1,
-    )
+    shifted(&v.select(1, 0).zeros_like(), v)
+}
+
+/// `seq (B, T, …)` shifted one step later: step t holds step t−1, and step 0 holds
+/// `first (B, …)` (what came before `seq`). The last step of `seq` is dropped.
+pub fn shifted(first: &Tensor, seq: &Tensor) -> Tensor {
+    let steps = seq.size()[1];
+    Tensor::cat(&[first.unsqueeze(1), seq.narrow(1, 0, steps - 1)], 1)
 }
 
 /// Parameter names, as in the original and in every checkpoint.
@@ -266,7 +269,7 @@ impl RnnRbm {
     /// call for the whole chunk instead of a few kernel launches per frame). Tanh cell only.
     pub fn rnn_states_fused(&self, v: &Tensor, u_init: Option<&Tensor>) -> (Tensor, Tensor) {
         assert!(self.gru.is_none(), "rnn_tanh is the tanh cell");
-        let (batch, steps) = (v.size()[0], v.size()[1]);
+        let batch = v.size()[0];
         let u = match u_init {
             Some(u) => u.shallow_clone(),
             None => self.initial_state(batch),
@@ -289,7 +292,7 @@ impl RnnRbm {
             false,
             true,
         );
-        let before = Tensor::cat(&[u.unsqueeze(1), out.narrow(1, 0, steps - 1)], 1);
+        let before = shifted(&u, &out);
         (before, last.squeeze_dim(0))
     }
 
