@@ -279,45 +279,48 @@ fn assert_every_note_is_closed_and_tempo_is_set(bytes: &[u8]) {
 
 #[test]
 fn an_interrupted_run_resumed_from_its_checkpoint_should_end_with_the_same_parameters() {
-    let dir = tempfile::tempdir().unwrap();
-    write_chord_corpus(&dir.path().join("corpus"), 4, 30);
-    assert_ok(&rnn_rbm(
-        dir.path(),
-        &train_args("6", &["--out", "straight", "--save-every", "3"]),
-    ));
-    // The same run, stopped after epoch 3 and resumed.
-    assert_ok(&rnn_rbm(dir.path(), &train_args("3", &["--out", "split"])));
-    let out = rnn_rbm(
-        dir.path(),
-        &[
-            "train",
-            "6",
-            "--resume",
-            "split/epoch_3.ot",
-            "--out",
-            "split",
-            "--threads",
-            "1",
-        ],
-    );
-    assert_ok(&out);
-    assert!(stderr(&out).contains("resuming from split/epoch_3.ot"));
-    let a = tch::Tensor::load_multi(dir.path().join("straight/epoch_6.ot")).unwrap();
-    let b: std::collections::HashMap<String, tch::Tensor> =
-        tch::Tensor::load_multi(dir.path().join("split/epoch_6.ot"))
-            .unwrap()
-            .into_iter()
-            .collect();
-    assert_eq!(a.len(), b.len());
-    for (name, t) in &a {
-        assert!(t.equal(&b[name]), "{name} differs after resuming");
+    // The paper layout with the original's recipe (one chunk per update), and the default
+    // chorale layout with its own (8 chunks per update, the learning rate halving).
+    let chorale = |epochs: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec![
+            "train", epochs, "--data", "corpus", "--hidden", "16", "--recurrent", "16", "--k",
+            "5", "--init-epochs", "10", "--threads", "1", "--seed", "5",
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let paper = |epochs: &'static str, extra: &[&'static str]| train_args(epochs, extra);
+    type Args<'f> = &'f dyn Fn(&'static str, &[&'static str]) -> Vec<&'static str>;
+    for (name, args) in [("paper", &paper as Args), ("chorale", &chorale as Args)] {
+        let dir = tempfile::tempdir().unwrap();
+        write_chord_corpus(&dir.path().join("corpus"), 12, 30);
+        assert_ok(&rnn_rbm(dir.path(), &args("6", &["--out", "straight", "--save-every", "3"])));
+        // The same run, stopped after epoch 3 and resumed.
+        assert_ok(&rnn_rbm(dir.path(), &args("3", &["--out", "split"])));
+        let out = rnn_rbm(
+            dir.path(),
+            &["train", "6", "--resume", "split/epoch_3.ot", "--out", "split", "--threads", "1"],
+        );
+        assert_ok(&out);
+        assert!(stderr(&out).contains("resuming from split/epoch_3.ot"));
+        let sidecar: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join("split/epoch_6.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(sidecar["model"]["layout"], name);
+        let a = tch::Tensor::load_multi(dir.path().join("straight/epoch_6.ot")).unwrap();
+        let b: std::collections::HashMap<String, tch::Tensor> =
+            tch::Tensor::load_multi(dir.path().join("split/epoch_6.ot"))
+                .unwrap()
+                .into_iter()
+                .collect();
+        assert_eq!(a.len(), b.len());
+        for (param, t) in &a {
+            assert!(t.equal(&b[param]), "{name}: {param} differs after resuming");
+        }
+        let metrics = std::fs::read_to_string(dir.path().join("split/metrics.jsonl")).unwrap();
+        assert_eq!(metrics.lines().count(), 6, "{name}: metrics.jsonl continues across the resume");
     }
-    let metrics = std::fs::read_to_string(dir.path().join("split/metrics.jsonl")).unwrap();
-    assert_eq!(
-        metrics.lines().count(),
-        6,
-        "metrics.jsonl continues across the resume"
-    );
 }
 
 #[test]
@@ -681,9 +684,13 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // best.ot is chosen on the middle of the AIS … RAISE interval.
     let scored: Vec<(u64, f64)> = metrics
         .iter()
-        .filter_map(|m| Some((m["epoch"].as_u64()?, m["valid_nll_conservative"].as_f64()?)))
+        .filter_map(|m| {
+            let (ais, raise) = (m["valid_nll"].as_f64()?, m["valid_nll_conservative"].as_f64()?);
+            Some((m["epoch"].as_u64()?, (ais + raise) / 2.0))
+        })
         .collect();
     assert_eq!(
         scored.iter().map(|s| s.0).collect::<Vec<_>>(),
@@ -697,7 +704,8 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     let best: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ckpts.join("best.json")).unwrap()).unwrap();
     assert_eq!(best["epoch"].as_u64(), Some(best_epoch));
-    assert_eq!(best["valid_nll_conservative"].as_f64(), Some(best_nll));
+    let (ais, raise) = (best["valid_nll"].as_f64().unwrap(), best["valid_nll_conservative"].as_f64().unwrap());
+    assert_eq!((ais + raise) / 2.0, best_nll);
 
     let out = rnn_rbm(
         dir.path(),
@@ -1152,6 +1160,8 @@ fn nonsense_flag_values_get_a_one_line_error() {
             "1",
             "--data",
             "rolls.json",
+            "--layout",
+            "seed",
             "--no-init",
             "--out",
             "never",
@@ -1184,4 +1194,42 @@ fn nonsense_flag_values_get_a_one_line_error() {
         "{}",
         stderr(&out)
     );
+}
+
+#[test]
+fn train_without_data_learns_nine_chorales_in_ten_and_keeps_the_best_on_the_tenth() {
+    let dir = tempfile::tempdir().unwrap();
+    let bach = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bach");
+    assert!(bach.is_dir(), "data/bach is missing: run scripts/setup.sh first");
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    std::os::unix::fs::symlink(&bach, dir.path().join("data/bach")).unwrap();
+    let files = std::fs::read_dir(&bach)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "mid"))
+        .count();
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "train", "1", "--init-epochs", "1", "--hidden", "8", "--recurrent", "8",
+            "--valid-chains", "2", "--valid-temperatures", "5", "--out", "run", "--threads", "1",
+        ],
+    );
+    assert_ok(&out);
+    let sidecar: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/best.json")).unwrap()).unwrap();
+    // The default layout and its recipe.
+    assert_eq!(sidecar["model"]["layout"], "chorale");
+    assert_eq!(sidecar["model"]["quantise"], "sample");
+    assert_eq!(sidecar["model"]["steps_per_quarter"], 1);
+    assert_eq!(sidecar["train"]["batch_size"], 8);
+    assert_eq!(sidecar["train"]["lr"], 0.003);
+    assert_eq!(sidecar["train"]["lr_halflife"], 100.0);
+    // Every 10th file is held out, and the rest is learnt from.
+    assert_eq!(sidecar["corpus"]["split"], "train");
+    assert_eq!(sidecar["corpus"]["pieces"], files - files / 10);
+    let validation = &sidecar["train"]["validation"];
+    assert_eq!(validation["split"], "valid");
+    assert_eq!(validation["every"], 50);
+    assert!(stderr(&out).contains(&format!("[valid], 1 step(s) per quarter note: {} pieces", files / 10)));
+    assert!(sidecar["valid_nll_conservative"].as_f64().is_some_and(f64::is_finite));
 }
