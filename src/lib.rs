@@ -10,7 +10,7 @@
 //! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
 //!   [`infill`], [`stats`] (style features and copying against a corpus, maths in [`style`]);
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
-//!   (piano-roll and training-chart PNGs).
+//!   (piano-roll and training-chart PNGs), [`gallery`] (`generate --html`: a page of players).
 pub mod atomic;
 pub mod checkpoint;
 pub mod config;
@@ -18,6 +18,7 @@ pub mod corpus;
 pub mod data;
 pub mod device;
 pub mod evaluate;
+pub mod gallery;
 pub mod generate;
 pub mod harmonize;
 pub mod infill;

@@ -98,10 +98,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
     let out = args.out.unwrap_or_else(|| input.with_extension("png"));
     match input_kind(&input)? {
         InputKind::Midi => {
-            let song = midi::read_file(&input)?;
-            // The file's name says more than its first track's name ("Soprano").
-            let title = input.file_name().map(|n| n.to_string_lossy().into_owned());
-            roll_image_titled(&song, title.as_deref()).0.save(&out)?;
+            plot_midi_file(&input, &out)?;
         }
         InputKind::Metrics => {
             plot_metrics(&input, &out)?;
@@ -119,6 +116,17 @@ pub fn run(args: PlotArgs) -> Result<()> {
     }
     println!("{} -> {}", input.display(), out.display());
     Ok(())
+}
+
+/// Draws the piano roll of the MIDI file `input` as `out` (what `plot FILE.mid` does), titled
+/// with the file's name.
+pub fn plot_midi_file(input: &Path, out: &Path) -> Result<RollLayout> {
+    let song = midi::read_file(input)?;
+    // The file's name says more than its first track's name ("Soprano").
+    let title = input.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (image, layout) = roll_image_titled(&song, title.as_deref());
+    image.save(out)?;
+    Ok(layout)
 }
 
 /// A bare checkpoint name (`epoch_500.ot`) that is not in the current folder is looked up in
