@@ -10,7 +10,8 @@
 //! - commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
 //!   [`infill`], [`stats`] (style features and copying against a corpus, maths in [`style`]);
 //! - for ears and eyes: [`render`] (MIDI → WAV through a SoundFont synthesizer), [`plot`]
-//!   (piano-roll and training-chart PNGs), [`gallery`] (`generate --html`: a page of players).
+//!   (piano-roll and training-chart PNGs), [`gallery`] (`generate --html`: a page of players);
+//! - [`serve`]: the studio in the browser (compose, harmonise, listen).
 pub mod atomic;
 pub mod checkpoint;
 pub mod config;
@@ -30,6 +31,7 @@ pub mod plot;
 pub mod progress;
 pub mod render;
 pub mod roll;
+pub mod serve;
 pub mod stats;
 pub mod style;
 pub mod train;
