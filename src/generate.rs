@@ -76,6 +76,12 @@ pub struct GenerateArgs {
     /// MIDI link for every piece, with the settings and checkpoint (implies --wav and --png)
     #[arg(long)]
     pub html: bool,
+    /// Samples per second of the --wav audio (16000 to 192000)
+    #[arg(long, default_value_t = 44_100)]
+    pub sample_rate: u32,
+    /// One channel instead of two in the --wav audio
+    #[arg(long)]
+    pub mono: bool,
     /// SoundFont for --wav [default: $RNN_RBM_SOUNDFONT, else Debian's sf_GMbank.sf2]
     #[arg(long)]
     pub soundfont: Option<PathBuf>,
@@ -356,7 +362,7 @@ fn write_pieces(
                 let wav = path.with_extension("wav");
                 render::write_wav(
                     &wav,
-                    &render::render_song_with(&song, &[], font, 44_100, true)?,
+                    &render::render_song_with(&song, &[], font, args.sample_rate, !args.mono)?,
                 )?;
                 Some(wav)
             }
