@@ -101,6 +101,7 @@ fn the_studio_harmonises_a_melody_placed_on_the_grid() {
         evaluate(&tab, "document.querySelectorAll('.cell.on').length"),
         8
     );
+    let clicked = Instant::now();
     tab.find_element("#harmonize-grid")
         .unwrap()
         .click()
@@ -118,9 +119,14 @@ fn the_studio_harmonises_a_melody_placed_on_the_grid() {
     );
     assert_eq!(error, "", "the job failed");
     wait_until(&tab, MEDIA_LOADED, "the audio and the piano roll");
+    // Measured, not asserted: from the click to a player with its audio loaded.
+    eprintln!(
+        "from the click to the player: {:.2} s",
+        clicked.elapsed().as_secs_f64()
+    );
     let audio = evaluate(&tab, "document.querySelector('.result audio').currentSrc");
     assert!(audio.as_str().unwrap().ends_with("/harmony.wav"), "{audio}");
-    // Eight quarter notes at the grid's 100 qpm, and at most 3 s of release tail and the release tail: 4 to 7.1 seconds.
+    // Eight quarter notes at the grid's 100 qpm (4.8 s), and at most 3 s of release tail.
     let seconds = evaluate(&tab, "document.querySelector('.result audio').duration")
         .as_f64()
         .unwrap();
@@ -156,6 +162,47 @@ fn the_studio_harmonises_a_melody_placed_on_the_grid() {
         });
     std::fs::write(&path, screenshot).unwrap();
     eprintln!("screenshot: {}", path.display());
+
+    // 16 bars, placed through the page's own grid function, timed from the click to the player.
+    let placed = evaluate(
+        &tab,
+        "(() => { document.querySelector('#grid-clear').click(); \
+           const length = document.querySelector('#grid-length'); length.value = '64'; \
+           length.dispatchEvent(new Event('change')); \
+           for (let i = 0; i < 64; i++) place(i, [72, 74, 76, 77, 79, 77, 76, 74][i % 8]); \
+           return document.querySelectorAll('.cell.on').length; })()",
+    );
+    assert_eq!(placed, 64);
+    let clicked = Instant::now();
+    tab.find_element("#harmonize-grid")
+        .unwrap()
+        .click()
+        .unwrap();
+    wait_until(
+        &tab,
+        "document.querySelectorAll('.result[data-state=\"done\"]').length === 2",
+        "the second result",
+    );
+    eprintln!(
+        "16 bars: from the click to the result: {:.2} s",
+        clicked.elapsed().as_secs_f64()
+    );
+    wait_until(
+        &tab,
+        MEDIA_LOADED,
+        "the second result's audio and piano roll",
+    );
+    eprintln!(
+        "16 bars: from the click to the player: {:.2} s",
+        clicked.elapsed().as_secs_f64()
+    );
+    // 64 quarter notes at 100 qpm: 38.4 s and the tail.
+    let seconds = evaluate(&tab, "document.querySelector('.result audio').duration");
+    let seconds = seconds.as_f64().unwrap();
+    assert!(
+        (38.4..=41.5).contains(&seconds),
+        "{seconds} s of audio for 16 bars"
+    );
 }
 
 #[test]

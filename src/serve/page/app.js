@@ -164,7 +164,7 @@ async function poll(job, card) {
     card.querySelector(".phase").textContent = `${view.phase} (${view.seconds.toFixed(1)} s)`;
     if (view.state === "done") return showResult(card, view);
     if (view.state === "failed") return showError(card, view.error);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, 150));
   }
 }
 
