@@ -180,23 +180,26 @@ impl Jobs {
         };
         let jobs = self.clone();
         tokio::spawn(async move {
-            let _place = place;
             let _worker = jobs.worker.clone().acquire_owned().await;
             jobs.update(id, |v| {
                 v.state = State::Running;
                 v.phase = "starting".into();
             });
-            let outcome = jobs.run(reporter, work).await;
-            jobs.finish(id, outcome);
+            jobs.run(id, reporter, work, place).await;
         });
     }
 
-    /// Runs `work` on a blocking thread within the time limit, catching panics.
+    /// Runs job `id`'s `work` on a blocking thread within the time limit, catching panics, and
+    /// records how it ended. A job past its limit is reported as stopped at once; this returns
+    /// (freeing the worker) only when it has really stopped. Its `place` in the queue is given
+    /// back as it ends.
     async fn run(
         &self,
+        id: u64,
         reporter: Reporter,
         work: impl FnOnce(&Reporter) -> anyhow::Result<Outcome> + Send + 'static,
-    ) -> Result<Outcome, String> {
+        place: OwnedSemaphorePermit,
+    ) {
         let stop = reporter.stop.clone();
         let mut task = tokio::task::spawn_blocking(move || {
             std::panic::catch_unwind(AssertUnwindSafe(|| work(&reporter)))
@@ -205,20 +208,28 @@ impl Jobs {
             Ok(joined) => joined,
             Err(_) => {
                 stop.store(true, Ordering::Relaxed);
+                drop(place);
+                self.finish(
+                    id,
+                    Err(format!(
+                        "stopped after the time limit of {} s (serve --time-limit)",
+                        self.time_limit.as_secs()
+                    )),
+                );
                 let _ = task.await;
-                return Err(format!(
-                    "stopped after the time limit of {} s (serve --time-limit)",
-                    self.time_limit.as_secs()
-                ));
+                return;
             }
         };
-        match joined {
+        let outcome = match joined {
             Ok(Ok(Ok(outcome))) => Ok(outcome),
             Ok(Ok(Err(e))) => Err(format!("{e:#}")),
             Ok(Err(payload)) if payload.is::<Stopped>() => Err("stopped".into()),
             Ok(Err(payload)) => Err(format!("internal error: {}", panic_message(&payload))),
             Err(e) => Err(format!("internal error: {e}")),
-        }
+        };
+        // The place is free by the time anyone can see that the job has ended.
+        drop(place);
+        self.finish(id, outcome);
     }
 
     fn finish(&self, id: u64, outcome: Result<Outcome, String>) {
@@ -252,4 +263,52 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn wait_for_end(jobs: &Jobs, id: u64) -> JobView {
+        loop {
+            let view = jobs.view(id).unwrap();
+            if matches!(view.state, State::Done | State::Failed) {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[test]
+    fn a_panicking_job_fails_alone_the_queue_is_bounded_and_places_come_back() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let jobs = Jobs::new(2, Duration::from_secs(60));
+            let first = jobs.reserve().ok().unwrap();
+            let second = jobs.reserve().ok().unwrap();
+            assert!(jobs.reserve().is_err(), "a third place in a queue of two");
+            jobs.submit(1, "test", first, |_| panic!("boom"));
+            jobs.submit(2, "test", second, |reporter| {
+                reporter.report(0.5, "half way");
+                Ok(Outcome {
+                    result: serde_json::json!(42),
+                    files: HashMap::new(),
+                })
+            });
+            let failed = wait_for_end(&jobs, 1).await;
+            assert_eq!(failed.state, State::Failed);
+            assert_eq!(failed.error.as_deref(), Some("internal error: boom"));
+            let done = wait_for_end(&jobs, 2).await;
+            assert_eq!(
+                (done.state, done.result),
+                (State::Done, Some(serde_json::json!(42)))
+            );
+            // Both places are free again.
+            let (a, b) = (jobs.reserve(), jobs.reserve());
+            assert!(a.is_ok() && b.is_ok());
+        });
+    }
 }
