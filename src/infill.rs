@@ -15,6 +15,7 @@ use crate::device::{self, DeviceArg};
 use crate::midi::{self, Note, Song};
 use crate::model::clamped::Clamp;
 use crate::model::likelihood::continuation_nll;
+use crate::model::RnnRbm;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -86,7 +87,35 @@ pub fn bar_start_tick(song: &Song, bar: usize) -> u64 {
     tick
 }
 
+/// What [`infill`] wrote.
+#[derive(Debug, Clone)]
+pub struct Infilled {
+    pub song: Song,
+    /// The gap, in ticks of the input.
+    pub tick_from: u64,
+    pub tick_to: u64,
+    pub new_notes: usize,
+    pub seed: u64,
+}
+
 pub fn run(args: InfillArgs) -> Result<()> {
+    let done = infill(&args, &mut |_, _| {})?;
+    println!(
+        "wrote {}: bars {}–{} (ticks {}..{}) composed anew, {} new notes; seed {}",
+        args.out.display(),
+        args.from,
+        args.to,
+        done.tick_from,
+        done.tick_to,
+        done.new_notes,
+        done.seed
+    );
+    Ok(())
+}
+
+/// Composes the gap of `args` and writes `args.out`, calling `progress(vectors_done,
+/// vectors_total)` as it composes the candidates.
+pub fn infill(args: &InfillArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Infilled> {
     let device = device::select(args.device, args.threads)?;
     if args.from == 0 || args.to < args.from {
         bail!("--from and --to are bar numbers from 1, with --from ≤ --to");
@@ -145,39 +174,24 @@ pub fn run(args: InfillArgs) -> Result<()> {
     });
     let voices = (args.voices > 0).then_some(args.voices);
     let clamp = Clamp::none(count, b - a, n_visible, device);
-    let gap = model.generate_clamped(&u, &v_prev, &clamp, args.gibbs, voices);
-    // Sampling-importance-resampling on the bars after the gap.
-    let chosen = if after_end > b && count > 1 {
-        let after = frames
+    let gap = model.generate_clamped_with_progress(
+        &u,
+        &v_prev,
+        &clamp,
+        args.gibbs,
+        voices,
+        &mut |done| progress(done as usize, (b - a) as usize),
+    );
+    let after = (after_end > b && count > 1).then(|| {
+        frames
             .narrow(0, b, after_end - b)
             .unsqueeze(0)
             .expand([count, after_end - b, n_visible], false)
-            .contiguous();
-        let (_, u_after) = tch::no_grad(|| model.rnn_states(&gap, Some(&u)));
-        let nll = continuation_nll(model, &u_after, &gap.select(1, b - a - 1), &after, 20, 200);
-        let best = nll.iter().cloned().fold(f64::INFINITY, f64::min);
-        let weights: Vec<f64> = nll.iter().map(|x| (best - x).exp()).collect();
-        let total: f64 = weights.iter().sum();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut r = rng.gen::<f64>() * total;
-        let i = weights
-            .iter()
-            .position(|w| {
-                r -= w;
-                r <= 0.0
-            })
-            .unwrap_or(weights.len() - 1);
-        eprintln!(
-            "{count} candidates judged on the next {} vectors: chose {} (−log p(after) {:.2}; best {:.2}, worst {:.2})",
-            after_end - b,
-            i + 1,
-            nll[i],
-            best,
-            nll.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
-        );
-        i as i64
-    } else {
-        0
+            .contiguous()
+    });
+    let chosen = match after {
+        Some(after) => choose(model, &u, &gap, &after, seed),
+        None => 0,
     };
     let new_roll = frames_to_roll(&gap.get(chosen), &config)?;
     let (tick_from, tick_to) = (tick_of_vector(a), tick_of_vector(b));
@@ -186,14 +200,43 @@ pub fn run(args: InfillArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     midi::write_file(&args.out, &song)?;
-    println!(
-        "wrote {}: bars {}–{} (ticks {tick_from}..{tick_to}) composed anew, {} new notes; seed {seed}",
-        args.out.display(),
-        args.from,
-        args.to,
-        new_roll.notes().len()
+    Ok(Infilled {
+        song,
+        tick_from,
+        tick_to,
+        new_notes: new_roll.notes().len(),
+        seed,
+    })
+}
+
+/// Sampling-importance-resampling on the bars after the gap: the candidate `gap (B, T, V)`
+/// drawn in proportion to the model's likelihood of `after (B, T', V)` following it.
+fn choose(model: &RnnRbm, u: &Tensor, gap: &Tensor, after: &Tensor, seed: u64) -> i64 {
+    let count = gap.size()[0];
+    let (_, u_after) = tch::no_grad(|| model.rnn_states(gap, Some(u)));
+    let last = gap.select(1, gap.size()[1] - 1);
+    let nll = continuation_nll(model, &u_after, &last, after, 20, 200);
+    let best = nll.iter().cloned().fold(f64::INFINITY, f64::min);
+    let weights: Vec<f64> = nll.iter().map(|x| (best - x).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut r = rng.gen::<f64>() * total;
+    let i = weights
+        .iter()
+        .position(|w| {
+            r -= w;
+            r <= 0.0
+        })
+        .unwrap_or(weights.len() - 1);
+    eprintln!(
+        "{count} candidates judged on the next {} vectors: chose {} (−log p(after) {:.2}; best {:.2}, worst {:.2})",
+        after.size()[1],
+        i + 1,
+        nll[i],
+        best,
+        nll.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
     );
-    Ok(())
+    i as i64
 }
 
 /// `input` with everything in `[tick_from, tick_to)` replaced by the notes of `gap` (a roll that
