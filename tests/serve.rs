@@ -380,3 +380,111 @@ fn a_full_queue_refuses_cleanly_and_a_job_past_its_time_limit_is_stopped() {
         &melody,
     );
 }
+
+/// Sounding pitches per quarter note of a song on the JSB grid.
+fn frames(song: &midi::Song) -> Vec<Vec<usize>> {
+    let roll = PianoRoll::from_song(song, 1, 21, 88).unwrap();
+    (0..roll.steps())
+        .map(|t| (0..88).filter(|&c| roll.is_sounding(t, c)).collect())
+        .collect()
+}
+
+#[test]
+fn continue_keeps_the_primer_and_infill_keeps_everything_outside_the_gap() {
+    let out = tempfile::tempdir().unwrap();
+    let server = Server::start(out.path(), &[]);
+    let primer = midi_melody(8); // 16 quarter notes, 4 bars of 4/4
+    let primer_song = midi::parse(&primer).unwrap();
+
+    let view = server.run(
+        &format!("/api/continue?model={MODEL}&length=16&count=1&seed=4&gibbs=50"),
+        "audio/midi",
+        &primer,
+    );
+    let result = &view["result"];
+    assert_eq!(result["kind"], "continue");
+    let song = check_piece(&server, &result["pieces"][0]);
+    let (ours, theirs) = (frames(&song), frames(&primer_song));
+    assert_eq!(ours.len(), 32, "16 quarters of primer and 16 new");
+    assert_eq!(ours[..16], theirs[..16], "the primer is not kept");
+    let command = result["command"].as_str().unwrap();
+    assert!(
+        command.contains(" --primer ") && command.contains(" --continue"),
+        "{command}"
+    );
+    let run_dir = out
+        .path()
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let dir = run_dir.join(format!("job-{}", view["id"]));
+    let files = ["best_seed4_0.mid", "best_seed4_0.wav", "best_seed4_0.png"].map(|f| dir.join(f));
+    check_command_reproduces(
+        command,
+        &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
+    );
+
+    // Bars 2–3 of the four composed anew; bars 1 and 4 kept note for note.
+    let view = server.run(
+        &format!("/api/infill?model={MODEL}&from=2&to=3&seed=6"),
+        "audio/midi",
+        &primer,
+    );
+    let result = &view["result"];
+    assert_eq!(result["kind"], "infill");
+    let song = check_piece(&server, &result["pieces"][0]);
+    let tpq = u64::from(song.ticks_per_quarter);
+    let outside = |s: &midi::Song, scale: u64| -> Vec<(u8, u64, u64)> {
+        s.notes
+            .iter()
+            .map(|n| (n.pitch, n.start * scale, n.end * scale))
+            .filter(|&(_, start, _)| start < 4 * tpq || start >= 12 * tpq)
+            .map(|(p, start, end)| {
+                (
+                    p,
+                    start,
+                    if start < 4 * tpq {
+                        end.min(4 * tpq)
+                    } else {
+                        end
+                    },
+                )
+            })
+            .collect()
+    };
+    let kept_track = song.notes.iter().map(|n| n.track).min().unwrap();
+    let ours: Vec<_> = outside(&song, 1).into_iter().collect();
+    let theirs = outside(&primer_song, tpq / u64::from(primer_song.ticks_per_quarter));
+    assert!(!theirs.is_empty());
+    assert_eq!(ours, theirs, "the music outside the gap changed");
+    let new: Vec<_> = song
+        .notes
+        .iter()
+        .filter(|n| n.track != kept_track)
+        .collect();
+    assert!(!new.is_empty(), "nothing composed in the gap");
+    assert!(
+        new.iter().all(|n| n.start >= 4 * tpq && n.end <= 12 * tpq),
+        "new notes outside the gap"
+    );
+    let command = result["command"].as_str().unwrap();
+    let dir = run_dir.join(format!("job-{}", view["id"]));
+    let files = ["filled.mid", "filled.wav", "filled.png"].map(|f| dir.join(f));
+    check_command_reproduces(
+        command,
+        &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
+    );
+
+    // Bars beyond the music, and a gap too long, are refused.
+    for query in ["from=9&to=9", "from=3&to=2", "from=1&to=40", "from=0&to=1"] {
+        let (status, answer) = server.post(
+            &format!("/api/infill?model={MODEL}&{query}"),
+            "audio/midi",
+            &primer,
+        );
+        assert_eq!(status, 400, "{query}: {answer}");
+    }
+}

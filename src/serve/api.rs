@@ -3,27 +3,23 @@
 //! - `GET /api/models`: the models offered ([`super::models`]);
 //! - `POST /api/compose`: a JSON object `{model, count?, length?, seed?, gibbs?, chain_start?,
 //!   tempo?}` (missing settings take `generate`'s defaults);
-//! - `POST /api/harmonize?model=NAME&voices=&gibbs=&seed=`: the body is a MIDI file whose top
-//!   voice is the melody, or (`Content-Type: application/json`) a melody from the page's grid,
-//!   `{"notes": [{"pitch": 72, "start": 0, "quarters": 1}, …], "tempo": 100}` (quarter notes);
+//! - `POST /api/harmonize`, `/api/continue`, `/api/infill`: a MIDI file to work on, settings in
+//!   the query string ([`super::uploads`]);
 //! - `GET /api/jobs/ID`: a job's state, progress and result; `GET /api/jobs/ID/files/NAME`: one
 //!   of the files it made.
 //!
-//! Compose and harmonise answer `202 Accepted` with `{"job": ID}` once the work is queued, `400`
+//! Requests for work answer `202 Accepted` with `{"job": ID}` once the work is queued, `400`
 //! with a one-line reason for a bad request (a malformed upload gets the MIDI reader's own),
 //! `404` for an unknown model, `413` for an upload over the cap and `503` when the queue is
 //! full. Errors are `{"error": "…"}`. Nothing is written for a refused request.
 use super::jobs::JobView;
-use super::work::{self, Compose, Harmonize};
+use super::work::{self, Compose};
 use super::{models, Studio};
 use crate::device::seed_or_clock;
-use crate::harmonize::melody_of;
-use crate::midi::{self, Note, Song, Tempo, TimeSignature};
-use crate::roll::PianoRoll;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path as UrlPath, Query, State as Shared};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path as UrlPath, State as Shared};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -50,11 +46,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn bad(what: &str, reason: impl std::fmt::Display) -> ApiError {
+pub(super) fn bad(what: &str, reason: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, format!("{what}: {reason}"))
 }
 
-type Answer = Result<Response, ApiError>;
+pub(super) type Answer = Result<Response, ApiError>;
 
 pub async fn list_models(Shared(studio): Shared<Arc<Studio>>) -> Answer {
     let root = studio.checkpoints.clone();
@@ -66,7 +62,7 @@ pub async fn list_models(Shared(studio): Shared<Arc<Studio>>) -> Answer {
 }
 
 /// The model `name` from the listing, or 404.
-fn model(studio: &Studio, what: &str, name: &str) -> Result<models::Model, ApiError> {
+pub(super) fn model(studio: &Studio, what: &str, name: &str) -> Result<models::Model, ApiError> {
     models::find(&studio.checkpoints, name).ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
@@ -76,7 +72,7 @@ fn model(studio: &Studio, what: &str, name: &str) -> Result<models::Model, ApiEr
 }
 
 /// `value` if it lies in `range`, else a 400 naming the setting.
-fn within<T: PartialOrd + std::fmt::Display + Copy>(
+pub(super) fn within<T: PartialOrd + std::fmt::Display + Copy>(
     what: &str,
     name: &str,
     value: T,
@@ -95,9 +91,10 @@ fn within<T: PartialOrd + std::fmt::Display + Copy>(
     }
 }
 
+/// Compose settings: the JSON body of `/api/compose`, the query of `/api/continue`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ComposeRequest {
+pub struct ComposeRequest {
     model: String,
     count: Option<usize>,
     length: Option<usize>,
@@ -108,13 +105,52 @@ struct ComposeRequest {
 }
 
 /// Reads a request body, turning an over-size one into a 413 that names the cap.
-fn body(what: &str, body: Result<Bytes, BytesRejection>, cap: usize) -> Result<Bytes, ApiError> {
+pub(super) fn body(
+    what: &str,
+    body: Result<Bytes, BytesRejection>,
+    cap: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("{what}: the upload is larger than the limit of {cap} bytes"),
         ),
         status => ApiError(status, format!("{what}: {}", e.body_text())),
+    })
+}
+
+/// Checks compose settings (missing ones take `generate`'s defaults for the model).
+pub(super) fn compose_job(
+    studio: &Studio,
+    what: &str,
+    request: ComposeRequest,
+) -> Result<Compose, ApiError> {
+    let found = model(studio, what, &request.model)?;
+    let defaults = &found.info.defaults;
+    let chain_start = request.chain_start.unwrap_or(defaults.chain_start.clone());
+    if !["silence", "biases", "previous"].contains(&chain_start.as_str()) {
+        return Err(bad(
+            what,
+            format!("chain_start {chain_start:?} is not one of silence, biases, previous"),
+        ));
+    }
+    let tempo = request.tempo.unwrap_or(defaults.tempo);
+    if !(tempo.is_finite() && tempo > 0.0 && tempo <= 1000.0) {
+        return Err(bad(what, format!("tempo {tempo} is not 0 < qpm ≤ 1000")));
+    }
+    let count = request.count.unwrap_or(defaults.count);
+    let length = request.length.unwrap_or(defaults.length);
+    let gibbs = request.gibbs.unwrap_or(defaults.gibbs);
+    Ok(Compose {
+        model: found.info.name.clone(),
+        checkpoint: found.path.clone(),
+        count: within(what, "count", count, 1..=MAX_COUNT)?,
+        length: within(what, "length", length, 1..=MAX_STEPS)?,
+        seed: seed_or_clock(request.seed),
+        gibbs: within(what, "gibbs", gibbs, 1..=MAX_GIBBS)?,
+        chain_start,
+        tempo,
+        primer: None,
     })
 }
 
@@ -125,44 +161,7 @@ pub async fn compose(
     const WHAT: &str = "compose";
     let bytes = body(WHAT, bytes, studio.max_upload)?;
     let request: ComposeRequest = serde_json::from_slice(&bytes).map_err(|e| bad(WHAT, e))?;
-    let found = model(&studio, WHAT, &request.model)?;
-    let defaults = &found.info.defaults;
-    let chain_start = request.chain_start.unwrap_or(defaults.chain_start.clone());
-    if !["silence", "biases", "previous"].contains(&chain_start.as_str()) {
-        return Err(bad(
-            WHAT,
-            format!("chain_start {chain_start:?} is not one of silence, biases, previous"),
-        ));
-    }
-    let tempo = request.tempo.unwrap_or(defaults.tempo);
-    if !(tempo.is_finite() && tempo > 0.0 && tempo <= 1000.0) {
-        return Err(bad(WHAT, format!("tempo {tempo} is not 0 < qpm ≤ 1000")));
-    }
-    let job = Compose {
-        model: found.info.name.clone(),
-        checkpoint: found.path.clone(),
-        count: within(
-            WHAT,
-            "count",
-            request.count.unwrap_or(defaults.count),
-            1..=MAX_COUNT,
-        )?,
-        length: within(
-            WHAT,
-            "length",
-            request.length.unwrap_or(defaults.length),
-            1..=MAX_STEPS,
-        )?,
-        seed: seed_or_clock(request.seed),
-        gibbs: within(
-            WHAT,
-            "gibbs",
-            request.gibbs.unwrap_or(defaults.gibbs),
-            1..=MAX_GIBBS,
-        )?,
-        chain_start,
-        tempo,
-    };
+    let job = compose_job(&studio, WHAT, request)?;
     let place = studio.jobs.reserve().map_err(|r| refused(WHAT, r))?;
     let id = studio.jobs.next_id();
     let dir = studio.job_dir(id)?;
@@ -173,177 +172,16 @@ pub async fn compose(
     Ok(accepted(id))
 }
 
-fn refused(what: &str, refused: super::jobs::Refused) -> ApiError {
+pub(super) fn refused(what: &str, refused: super::jobs::Refused) -> ApiError {
     ApiError(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("{what}: {}", refused.0),
     )
 }
 
-fn accepted(id: u64) -> Response {
+pub(super) fn accepted(id: u64) -> Response {
     let body = serde_json::json!({ "job": id, "status": format!("/api/jobs/{id}") });
     (StatusCode::ACCEPTED, Json(body)).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HarmonizeQuery {
-    model: String,
-    voices: Option<i64>,
-    gibbs: Option<i64>,
-    seed: Option<u64>,
-}
-
-/// A melody entered on the page's grid.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GridMelody {
-    notes: Vec<GridNote>,
-    tempo: Option<f64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GridNote {
-    pitch: u8,
-    /// In quarter notes from the start.
-    start: u32,
-    quarters: u32,
-}
-
-/// The grid's melody as a MIDI file (480 ticks per quarter, 4/4).
-fn grid_midi(what: &str, bytes: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let grid: GridMelody = serde_json::from_slice(bytes).map_err(|e| bad(what, e))?;
-    let tempo = grid.tempo.unwrap_or(100.0);
-    if !(tempo.is_finite() && (20.0..=400.0).contains(&tempo)) {
-        return Err(bad(what, format!("tempo {tempo} is not 20 ≤ qpm ≤ 400")));
-    }
-    if grid.notes.is_empty() || grid.notes.len() > MAX_MELODY_VECTORS {
-        return Err(bad(what, format!("give 1 to {MAX_MELODY_VECTORS} notes")));
-    }
-    const TPQ: u64 = 480;
-    let mut notes = Vec::with_capacity(grid.notes.len());
-    for n in &grid.notes {
-        if n.pitch > 127
-            || n.quarters == 0
-            || n.start as usize + n.quarters as usize > MAX_MELODY_VECTORS
-        {
-            return Err(bad(what, format!("note {} at {} for {} quarters is not a note of a melody up to {MAX_MELODY_VECTORS} quarters", n.pitch, n.start, n.quarters)));
-        }
-        let start = u64::from(n.start) * TPQ;
-        notes.push(Note {
-            pitch: n.pitch,
-            start,
-            end: start + u64::from(n.quarters) * TPQ,
-            velocity: 90,
-            channel: 0,
-            track: 1,
-        });
-    }
-    notes.sort_by_key(|n| (n.start, n.pitch));
-    let song = Song {
-        ticks_per_quarter: TPQ as u16,
-        notes,
-        tempos: vec![Tempo {
-            tick: 0,
-            micros_per_quarter: (60e6 / tempo).round() as u32,
-        }],
-        time_signatures: vec![TimeSignature {
-            tick: 0,
-            numerator: 4,
-            denominator: 4,
-        }],
-        name: Some("melody from the rnn-rbm studio grid".into()),
-    };
-    midi::to_bytes(&song).map_err(|e| bad(what, format!("{e:#}")))
-}
-
-/// Refuses a melody the model cannot harmonise: unreadable, no notes in range, too short or long.
-fn check_melody(what: &str, bytes: &[u8], model: &models::Model) -> Result<(), ApiError> {
-    let song = midi::parse(bytes).map_err(|e| {
-        bad(
-            what,
-            format!("the upload is not a MIDI file we can read: {e:#}"),
-        )
-    })?;
-    let config = &model.config;
-    let roll = PianoRoll::from_song(
-        &song,
-        config.steps_per_quarter,
-        config.low_note,
-        config.n_notes,
-    )
-    .map_err(|e| bad(what, format!("{e:#}")))?;
-    let vectors = melody_of(&roll).steps() / config.steps_per_vector;
-    if vectors == 0 {
-        return Err(bad(
-            what,
-            "the melody is shorter than one visible vector of the model",
-        ));
-    }
-    if vectors > MAX_MELODY_VECTORS {
-        return Err(bad(
-            what,
-            format!("the melody is {vectors} visible vectors long; the studio harmonises {MAX_MELODY_VECTORS} at most"),
-        ));
-    }
-    Ok(())
-}
-
-pub async fn harmonize(
-    Shared(studio): Shared<Arc<Studio>>,
-    query: Result<Query<HarmonizeQuery>, QueryRejection>,
-    headers: HeaderMap,
-    bytes: Result<Bytes, BytesRejection>,
-) -> Answer {
-    const WHAT: &str = "harmonize";
-    let Query(query) = query.map_err(|e| bad(WHAT, e.body_text()))?;
-    let bytes = body(WHAT, bytes, studio.max_upload)?;
-    let found = model(&studio, WHAT, &query.model)?;
-    let voices = within(
-        WHAT,
-        "voices",
-        query.voices.unwrap_or(found.info.defaults.voices),
-        0..=MAX_VOICES,
-    )?;
-    let gibbs = within(
-        WHAT,
-        "gibbs",
-        query.gibbs.unwrap_or(found.info.defaults.harmonize_gibbs),
-        1..=MAX_GIBBS,
-    )?;
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let melody = match is_json {
-        true => grid_midi(WHAT, &bytes)?,
-        false => bytes.to_vec(),
-    };
-    let checked = found.clone();
-    let melody =
-        tokio::task::spawn_blocking(move || check_melody(WHAT, &melody, &checked).map(|()| melody))
-            .await
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{WHAT}: {e}")))??;
-    let place = studio.jobs.reserve().map_err(|r| refused(WHAT, r))?;
-    let id = studio.jobs.next_id();
-    let dir = studio.job_dir(id)?;
-    let melody_path = dir.join("melody.mid");
-    crate::atomic::write_bytes(&melody_path, &melody)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{WHAT}: {e:#}")))?;
-    let job = Harmonize {
-        model: found.info.name.clone(),
-        checkpoint: found.path.clone(),
-        melody: melody_path,
-        voices,
-        gibbs,
-        seed: seed_or_clock(query.seed),
-    };
-    let shared = studio.clone();
-    studio.jobs.submit(id, "harmonize", place, move |reporter| {
-        work::harmonize(id, &job, &dir, &shared.setting, reporter)
-    });
-    Ok(accepted(id))
 }
 
 pub async fn job(Shared(studio): Shared<Arc<Studio>>, UrlPath(id): UrlPath<String>) -> Answer {

@@ -1,7 +1,7 @@
 //! `rnn-rbm serve`: a studio in the browser — choose a model, compose, harmonise a melody
 //! (uploaded, or placed on a grid), and listen.
 //!
-//! The parts: [`api`] (the HTTP requests, checked), [`jobs`] (the bounded, time-limited compute
+//! The parts: [`api`] (the HTTP requests, checked; [`uploads`] for those that bring music), [`jobs`] (the bounded, time-limited compute
 //! queue), [`work`] (each job as the CLI command that reproduces it), [`models`] (the checkpoints
 //! offered), [`page`] (the page's files, embedded in the binary).
 //!
@@ -26,6 +26,7 @@ pub mod api;
 pub mod jobs;
 pub mod models;
 pub mod page;
+pub mod uploads;
 pub mod work;
 
 #[derive(clap::Args, Debug)]
@@ -93,7 +94,9 @@ pub fn router(studio: Arc<Studio>) -> Router {
         .route("/style.css", get(page::style))
         .route("/api/models", get(api::list_models))
         .route("/api/compose", post(api::compose))
-        .route("/api/harmonize", post(api::harmonize))
+        .route("/api/harmonize", post(uploads::harmonize))
+        .route("/api/continue", post(uploads::continue_primer))
+        .route("/api/infill", post(uploads::infill))
         .route("/api/jobs/{id}", get(api::job))
         .route("/api/jobs/{id}/files/{name}", get(api::file))
         .fallback(page::not_found)

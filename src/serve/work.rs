@@ -1,6 +1,6 @@
 //! The work behind `serve`'s jobs. Each job first writes the command line that reproduces it,
 //! parses that with the CLI's own argument parser, and calls the library function the command
-//! calls ([`generate::compose`], [`harmonize::harmonize`], then [`render`] and [`plot`] as
+//! calls ([`generate::compose`], [`harmonize::harmonize`], [`crate::infill::infill`], then [`render`] and [`plot`] as
 //! `render` and `plot` do), so the command shown beside a result makes the same files, bit for
 //! bit. No music is computed here.
 use super::jobs::{Outcome, Reporter};
@@ -30,6 +30,13 @@ struct HarmonizeCli {
     args: HarmonizeArgs,
 }
 
+#[derive(Parser)]
+#[command(name = "rnn-rbm infill")]
+struct InfillCli {
+    #[command(flatten)]
+    args: crate::infill::InfillArgs,
+}
+
 /// What every job shares: the SoundFont (loaded once) and the flags passed on to every command.
 pub struct Setting {
     pub soundfont: Arc<SoundFont>,
@@ -49,6 +56,8 @@ pub struct Compose {
     pub gibbs: i64,
     pub chain_start: String,
     pub tempo: f64,
+    /// A primer to continue (`--primer FILE --continue`), already written.
+    pub primer: Option<PathBuf>,
 }
 
 /// A harmonise request, checked; its melody is already written to `melody`.
@@ -124,6 +133,9 @@ pub fn compose_argv(job: &Compose, dir: &Path, setting: &Setting) -> Vec<String>
     ] {
         argv.extend([flag.to_string(), value]);
     }
+    if let Some(primer) = &job.primer {
+        argv.extend(["--primer".into(), s(primer), "--continue".into()]);
+    }
     argv.extend(["--wav".into(), "--png".into()]);
     argv.extend(setting.soundfont_flag.iter().cloned());
     argv.extend(setting.device_flags.iter().cloned());
@@ -145,6 +157,7 @@ pub fn compose(
         false => reporter.report(0.9, "rendering audio and piano rolls"),
     })?;
     let mut files = HashMap::new();
+    let primer = job.primer.as_deref().map(|p| serve_file(id, &mut files, p));
     let mut pieces = Vec::new();
     for piece in &composition.pieces {
         let (Some(wav), Some(png)) = (&piece.wav, &piece.png) else {
@@ -154,8 +167,9 @@ pub fn compose(
     }
     Ok(Outcome {
         result: json!({
-            "kind": "compose",
+            "kind": if primer.is_some() { "continue" } else { "compose" },
             "model": job.model,
+            "primer": primer,
             "seed": composition.seed,
             "primed_on": composition.primed_on,
             "command": shell_join(&argv),
@@ -197,22 +211,9 @@ pub fn harmonize(
         true => reporter.report(0.7 * done as f64 / total as f64, "harmonising"),
         false => reporter.report(0.7, "writing"),
     })?;
-    reporter.report(0.8, "rendering audio and piano roll");
     let harmony = &written.first().context("harmonize wrote nothing")?.path;
-    let (wav, png) = (harmony.with_extension("wav"), harmony.with_extension("png"));
-    let audio = render::render_file(harmony, &setting.soundfont, 44_100, true)?;
-    render::write_wav(&wav, &audio)?;
-    plot::plot_midi_file(harmony, &png)?;
-    let mut render_argv = vec!["rnn-rbm".to_string(), "render".into(), s(harmony)];
-    render_argv.extend(setting.soundfont_flag.iter().cloned());
-    let command = format!(
-        "{} && {} && {}",
-        shell_join(&argv),
-        shell_join(&render_argv),
-        shell_join(&["rnn-rbm", "plot", &s(harmony)])
-    );
     let mut files = HashMap::new();
-    let piece = piece_json(id, &mut files, harmony, &wav, &png)?;
+    let (piece, command) = hear_and_see(id, &mut files, &argv, harmony, setting, reporter)?;
     let melody = serve_file(id, &mut files, &job.melody);
     Ok(Outcome {
         result: json!({
@@ -220,6 +221,90 @@ pub fn harmonize(
             "model": job.model,
             "seed": seed,
             "melody": melody,
+            "command": command,
+            "pieces": [piece],
+        }),
+        files,
+    })
+}
+
+/// Renders and plots the MIDI file `written` by the command `argv` (as `rnn-rbm render` and
+/// `rnn-rbm plot` do); returns the piece for the page and the whole command line.
+fn hear_and_see(
+    id: u64,
+    files: &mut HashMap<String, PathBuf>,
+    argv: &[String],
+    written: &Path,
+    setting: &Setting,
+    reporter: &Reporter,
+) -> Result<(serde_json::Value, String)> {
+    reporter.report(0.8, "rendering audio and piano roll");
+    let (wav, png) = (written.with_extension("wav"), written.with_extension("png"));
+    let audio = render::render_file(written, &setting.soundfont, 44_100, true)?;
+    render::write_wav(&wav, &audio)?;
+    plot::plot_midi_file(written, &png)?;
+    let mut render_argv = vec!["rnn-rbm".to_string(), "render".into(), s(written)];
+    render_argv.extend(setting.soundfont_flag.iter().cloned());
+    let command = format!(
+        "{} && {} && {}",
+        shell_join(argv),
+        shell_join(&render_argv),
+        shell_join(&["rnn-rbm", "plot", &s(written)])
+    );
+    Ok((piece_json(id, files, written, &wav, &png)?, command))
+}
+
+/// A fill-a-gap request, checked; its input is already written to `input`.
+pub struct Infill {
+    pub model: String,
+    pub checkpoint: PathBuf,
+    pub input: PathBuf,
+    pub from: usize,
+    pub to: usize,
+    pub seed: u64,
+}
+
+/// The `infill` command line of a job writing `out`.
+pub fn infill_argv(job: &Infill, out: &Path, setting: &Setting) -> Vec<String> {
+    let mut argv: Vec<String> = vec!["rnn-rbm".into(), "infill".into(), s(&job.input)];
+    for (flag, value) in [
+        ("--checkpoint", s(&job.checkpoint)),
+        ("--from", job.from.to_string()),
+        ("--to", job.to.to_string()),
+        ("--out", s(out)),
+        ("--seed", job.seed.to_string()),
+    ] {
+        argv.extend([flag.to_string(), value]);
+    }
+    argv.extend(setting.device_flags.iter().cloned());
+    argv
+}
+
+/// Fills a gap: `rnn-rbm infill INPUT --from A --to B -o filled.mid`, then `render` and `plot`.
+pub fn infill(
+    id: u64,
+    job: &Infill,
+    dir: &Path,
+    setting: &Setting,
+    reporter: &Reporter,
+) -> Result<Outcome> {
+    let out = dir.join("filled.mid");
+    let argv = infill_argv(job, &out, setting);
+    let args = InfillCli::try_parse_from(&argv[1..])?.args;
+    let done = crate::infill::infill(&args, &mut |done, total| match done < total {
+        true => reporter.report(0.6 * done as f64 / total as f64, "composing the gap"),
+        false => reporter.report(0.6, "choosing by the bars after it"),
+    })?;
+    let mut files = HashMap::new();
+    let (piece, command) = hear_and_see(id, &mut files, &argv, &out, setting, reporter)?;
+    let input = serve_file(id, &mut files, &job.input);
+    Ok(Outcome {
+        result: json!({
+            "kind": "infill",
+            "model": job.model,
+            "seed": done.seed,
+            "input": input,
+            "new_notes": done.new_notes,
             "command": command,
             "pieces": [piece],
         }),

@@ -190,6 +190,8 @@ function showResult(card, view) {
     links.className = "links";
     links.append(link(piece.midi, `MIDI (${piece.title})`), link(piece.wav, "WAV"));
     if (r.melody) links.append(link(r.melody, "the melody (MIDI)"));
+    if (r.primer) links.append(link(r.primer, "the primer (MIDI)"));
+    if (r.input) links.append(link(r.input, "the input (MIDI)"));
     figure.append(img, audio, links);
     card.append(figure);
   }
@@ -227,14 +229,43 @@ function harmonizeGrid() {
 }
 
 function harmonizeUpload() {
-  const file = $("#melody-file").files[0];
-  if (!file) return setStatus("Choose a MIDI file first.");
-  submit(`Harmonise ${file.name} with ${$("#model").value}`, harmonizeUrl(), {
-    method: "POST", headers: { "Content-Type": "audio/midi" }, body: file,
-  });
+  const file = chosenFile("#melody-file");
+  if (file) uploadTo(harmonizeUrl(), `Harmonise ${file.name} with ${$("#model").value}`, file);
+}
+
+function chosenFile(selector) {
+  const file = $(selector).files[0];
+  if (!file) setStatus("Choose a MIDI file first.");
+  return file;
+}
+
+function uploadTo(url, label, file) {
+  submit(label, url, { method: "POST", headers: { "Content-Type": "audio/midi" }, body: file });
+}
+
+function continueClicked() {
+  const file = chosenFile("#develop-file");
+  if (!file) return;
+  const query = new URLSearchParams({ model: $("#model").value, count: 1 });
+  const settings = {
+    ...formSettings($("#compose-form"), ["gibbs", "chain_start", "tempo"]),
+    ...formSettings($("#develop-form"), ["length", "seed"]),
+  };
+  for (const [k, v] of Object.entries(settings)) query.set(k, v);
+  uploadTo(`/api/continue?${query}`, `Continue ${file.name} with ${$("#model").value}`, file);
+}
+
+function infillClicked() {
+  const file = chosenFile("#develop-file");
+  if (!file) return;
+  const query = new URLSearchParams({ model: $("#model").value });
+  for (const [k, v] of Object.entries(formSettings($("#develop-form"), ["from", "to", "seed"]))) query.set(k, v);
+  uploadTo(`/api/infill?${query}`, `Fill bars ${query.get("from")}–${query.get("to")} of ${file.name}`, file);
 }
 
 $("#model").addEventListener("change", showModel);
+$("#continue").addEventListener("click", continueClicked);
+$("#infill").addEventListener("click", infillClicked);
 $("#compose-form").addEventListener("submit", composeClicked);
 $("#grid-length").addEventListener("change", buildGrid);
 $("#grid-play").addEventListener("click", playMelody);
