@@ -488,3 +488,70 @@ fn continue_keeps_the_primer_and_infill_keeps_everything_outside_the_gap() {
         assert_eq!(status, 400, "{query}: {answer}");
     }
 }
+
+#[test]
+fn the_listing_offers_trained_checkpoints_only_and_other_hosts_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("checkpoints");
+    std::fs::create_dir_all(models.join("mine")).unwrap();
+    let jsb = Path::new(env!("CARGO_MANIFEST_DIR")).join("parameter_checkpoints/jsb");
+    std::fs::copy(jsb.join("best.ot"), models.join("mine/epoch_7.ot")).unwrap();
+    std::fs::write(models.join("broken.ot"), b"not a checkpoint").unwrap();
+    std::fs::write(models.join("notes.txt"), b"").unwrap();
+    let out = dir.path().join("out");
+    let server = Server::start(&out, &["--checkpoints", models.to_str().unwrap()]);
+    let (status, list) = server.get_json("/api/models");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mine/epoch_7.ot"]);
+    assert_eq!(
+        list[0]["epoch"], 225,
+        "the sidecar inside the archive is read"
+    );
+    drop(server);
+
+    // Any host but loopback is warned about; loopback says so.
+    for (host, expected) in [
+        ("0.0.0.0", "warning: --host 0.0.0.0 is not loopback"),
+        ("127.0.0.1", ""),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
+            .args(["serve", "--host", host, "--port", "0", "--out"])
+            .arg(&out)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut lines = String::new();
+        // The address and the folder, printed once it listens; then whatever else it said.
+        for _ in 0..2 {
+            std::io::BufRead::read_line(&mut stdout, &mut lines).unwrap();
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::io::Read::read_to_string(&mut stdout, &mut lines).unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(
+            lines.starts_with(&format!("rnn-rbm studio: http://{host}:")),
+            "{lines}"
+        );
+        match expected {
+            "" => assert!(
+                lines.contains("loopback only") && !stderr.contains("warning"),
+                "{lines}{stderr}"
+            ),
+            warning => assert!(
+                stderr.contains(warning) && !lines.contains("loopback only"),
+                "{stderr}"
+            ),
+        }
+    }
+}

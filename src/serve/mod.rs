@@ -154,7 +154,10 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the server's runtime")?;
-    runtime.block_on(serve(args, studio, offered.len()))
+    let served = runtime.block_on(serve(args, studio, offered.len()));
+    // A job still running is abandoned: everything it writes is written atomically.
+    runtime.shutdown_background();
+    served
 }
 
 async fn serve(args: ServeArgs, studio: Arc<Studio>, models: usize) -> Result<()> {
@@ -165,15 +168,7 @@ async fn serve(args: ServeArgs, studio: Arc<Studio>, models: usize) -> Result<()
             format!("cannot listen on {address} (is something else using the port? try --port)")
         })?;
     let bound = listener.local_addr()?;
-    println!("rnn-rbm studio: http://{bound}/");
-    println!(
-        "{models} model(s) from {}; results in {}; Ctrl-C stops it",
-        args.checkpoints.display(),
-        studio.run_dir.display()
-    );
-    if args.host.is_loopback() {
-        println!("listening on loopback only: other machines cannot connect");
-    } else {
+    if !args.host.is_loopback() {
         eprintln!(
             "warning: --host {} is not loopback: anyone who can reach this machine on port {} can \
              use the studio, its models and its CPU (it has no login)",
@@ -181,6 +176,16 @@ async fn serve(args: ServeArgs, studio: Arc<Studio>, models: usize) -> Result<()
             bound.port()
         );
     }
+    let reach = match args.host.is_loopback() {
+        true => " (loopback only: other machines cannot connect)",
+        false => "",
+    };
+    println!("rnn-rbm studio: http://{bound}/{reach}");
+    println!(
+        "{models} model(s) from {}; results in {}; Ctrl-C stops it",
+        args.checkpoints.display(),
+        studio.run_dir.display()
+    );
     axum::serve(listener, router(studio))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
