@@ -33,6 +33,20 @@ fn check_piece(server: &Server, piece: &Value) -> midi::Song {
         seconds >= music && seconds <= music + 3.1,
         "{seconds} s of audio for {music} s of music"
     );
+    // Ranges, so that a player can seek.
+    let (status, range, head) = server.get_range(piece["wav"].as_str().unwrap(), "bytes=0-11");
+    assert_eq!(
+        (status, range),
+        (206, Some(format!("bytes 0-11/{}", wav.len())))
+    );
+    assert!(head.len() == 12 && &head[8..] == b"WAVE");
+    let (status, _, tail) = server.get_range(piece["wav"].as_str().unwrap(), "bytes=-100");
+    assert_eq!((status, tail.as_slice()), (206, &wav[wav.len() - 100..]));
+    let beyond = format!("bytes={}-", wav.len());
+    assert_eq!(
+        server.get_range(piece["wav"].as_str().unwrap(), &beyond).0,
+        416
+    );
     let (status, png) = server.get(piece["png"].as_str().unwrap());
     assert_eq!(status, 200);
     let decoder = png::Decoder::new(std::io::Cursor::new(png))

@@ -19,7 +19,7 @@ use crate::device::seed_or_clock;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path as UrlPath, State as Shared};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -195,6 +195,7 @@ pub async fn job(Shared(studio): Shared<Arc<Studio>>, UrlPath(id): UrlPath<Strin
 pub async fn file(
     Shared(studio): Shared<Arc<Studio>>,
     UrlPath((id, name)): UrlPath<(String, String)>,
+    headers: HeaderMap,
 ) -> Answer {
     let not_found = || {
         ApiError(
@@ -211,5 +212,65 @@ pub async fn file(
         Some("mid") => "audio/midi",
         _ => "application/octet-stream",
     };
-    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let Some(range) = range else {
+        let head = [
+            (header::CONTENT_TYPE, kind),
+            (header::ACCEPT_RANGES, "bytes"),
+        ];
+        return Ok((head, bytes).into_response());
+    };
+    // One range of bytes, so that a player can seek in the audio.
+    let len = bytes.len();
+    let Some((start, end)) = byte_range(range, len) else {
+        let unsatisfiable = [(header::CONTENT_RANGE, format!("bytes */{len}"))];
+        return Ok((StatusCode::RANGE_NOT_SATISFIABLE, unsatisfiable).into_response());
+    };
+    let head = [
+        (header::CONTENT_TYPE, kind.to_string()),
+        (header::ACCEPT_RANGES, "bytes".into()),
+        (header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")),
+    ];
+    let part = bytes[start..=end].to_vec();
+    Ok((StatusCode::PARTIAL_CONTENT, head, part).into_response())
+}
+
+/// The first and last byte of a `Range: bytes=A-B`, `bytes=A-` or `bytes=-N` header of a body
+/// of `len` bytes (one range only), if it lies within it.
+fn byte_range(header: &str, len: usize) -> Option<(usize, usize)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let (a, b) = spec.split_once('-')?;
+    let (a, b) = (a.trim(), b.trim());
+    let (start, end) = match (a.is_empty(), b.is_empty()) {
+        (false, true) => (a.parse().ok()?, len.checked_sub(1)?),
+        (false, false) => (
+            a.parse().ok()?,
+            b.parse::<usize>().ok()?.min(len.checked_sub(1)?),
+        ),
+        (true, false) => {
+            let n: usize = b.parse().ok()?;
+            (len.checked_sub(n.min(len))?, len.checked_sub(1)?)
+        }
+        (true, true) => return None,
+    };
+    (start <= end && end < len).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges_should_be_read_as_http_says() {
+        assert_eq!(byte_range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(byte_range("bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(byte_range("bytes=990-2000", 1000), Some((990, 999)));
+        assert_eq!(byte_range("bytes=1000-", 1000), None);
+        assert_eq!(byte_range("bytes=5-4", 1000), None);
+        assert_eq!(byte_range("bytes=0-1,5-6", 1000), None);
+        assert_eq!(byte_range("items=0-1", 1000), None);
+        assert_eq!(byte_range("bytes=-", 1000), None);
+        assert_eq!(byte_range("bytes=0-", 0), None);
+    }
 }

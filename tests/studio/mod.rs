@@ -55,6 +55,24 @@ impl Server {
         answer(ureq::get(&format!("{}{path}", self.url)).call())
     }
 
+    /// A GET with a `Range` header: the status, the `Content-Range` and the body.
+    pub fn get_range(&self, path: &str, range: &str) -> (u16, Option<String>, Vec<u8>) {
+        let result = ureq::get(&format!("{}{path}", self.url))
+            .set("Range", range)
+            .call();
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(e) => panic!("no answer from the server: {e}"),
+        };
+        let (status, content_range) = (
+            response.status(),
+            response.header("Content-Range").map(String::from),
+        );
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).unwrap();
+        (status, content_range, bytes)
+    }
+
     pub fn get_json(&self, path: &str) -> (u16, Value) {
         let (status, bytes) = self.get(path);
         (status, json(&bytes))
