@@ -6,6 +6,8 @@
 //!   read its duration) and that its piano roll loaded at the size the server announced. A
 //!   screenshot of the page goes to `target/studio-screenshot.png`, or to the path in
 //!   `$RNN_RBM_SCREENSHOT` (the README's is made with `RNN_RBM_SCREENSHOT=docs/studio.png`).
+//!   Then 16 bars placed on the grid (timed from the click to the player, and printed), and one
+//!   piece composed through the compose form.
 //! - The gallery: `generate --html` and `scripts/generate_many.sh … --html` into one folder; its
 //!   `index.html`, opened from disk, loads every audio file and picture it names, and every MIDI
 //!   link points to a file that is there.
@@ -203,6 +205,25 @@ fn the_studio_harmonises_a_melody_placed_on_the_grid() {
         (38.4..=41.5).contains(&seconds),
         "{seconds} s of audio for 16 bars"
     );
+
+    // Compose through the form: one piece of 8 quarter notes.
+    let form = "document.querySelector('#compose-form')";
+    evaluate(&tab, &format!("{form}.length.value = 8"));
+    evaluate(&tab, &format!("{form}.count.value = 1"));
+    tab.find_element("#compose").unwrap().click().unwrap();
+    wait_until(
+        &tab,
+        "document.querySelectorAll('.result[data-state=\"done\"]').length === 3",
+        "the composition",
+    );
+    wait_until(&tab, MEDIA_LOADED, "the composition's audio and piano roll");
+    let command = evaluate(
+        &tab,
+        "document.querySelector('.result pre.command').textContent",
+    );
+    let command = command.as_str().unwrap();
+    let expected = "rnn-rbm generate parameter_checkpoints/jsb/best.ot --count 1 --length 8 ";
+    assert!(command.starts_with(expected), "{command}");
 }
 
 #[test]
