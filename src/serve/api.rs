@@ -63,7 +63,10 @@ pub async fn list_models(Shared(studio): Shared<Arc<Studio>>) -> Answer {
 
 /// The model `name` from the listing, or 404.
 pub(super) fn model(studio: &Studio, what: &str, name: &str) -> Result<models::Model, ApiError> {
-    models::find(&studio.checkpoints, name).ok_or_else(|| {
+    // Reading the folder (and a checkpoint without a .json beside it) blocks: let the runtime
+    // move its other work off this thread meanwhile.
+    let found = tokio::task::block_in_place(|| models::find(&studio.checkpoints, name));
+    found.ok_or_else(|| {
         ApiError(
             StatusCode::NOT_FOUND,
             format!("{what}: no model named {name:?} (GET /api/models lists them)"),

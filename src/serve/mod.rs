@@ -136,8 +136,6 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let run_dir = args.out.join(format!("run-{stamp}-{}", std::process::id()));
-    std::fs::create_dir_all(&run_dir)
-        .with_context(|| format!("cannot create {}", run_dir.display()))?;
     let (soundfont_flag, device_flags) = passed_flags(&args);
     let studio = Arc::new(Studio {
         checkpoints: args.checkpoints.clone(),
@@ -168,6 +166,9 @@ async fn serve(args: ServeArgs, studio: Arc<Studio>, models: usize) -> Result<()
             format!("cannot listen on {address} (is something else using the port? try --port)")
         })?;
     let bound = listener.local_addr()?;
+    // Only once it listens, so that a server that cannot start leaves nothing behind.
+    std::fs::create_dir_all(&studio.run_dir)
+        .with_context(|| format!("cannot create {}", studio.run_dir.display()))?;
     if !args.host.is_loopback() {
         eprintln!(
             "warning: --host {} is not loopback: anyone who can reach this machine on port {} can \
