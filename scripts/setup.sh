@@ -8,7 +8,9 @@
 #      (converted once into the cache, then copied);
 #   4. the General MIDI SoundFont that `rnn-rbm render` plays notes with: Debian's
 #      csound-soundfont package (/usr/share/sounds/sf2/sf_GMbank.sf2), installed with apt-get
-#      when we are root, else a hint.
+#      when we are root, else a hint;
+#   5. Debian's chromium, the headless browser of the studio's browser test (tests/browser.rs),
+#      installed the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,5 +75,18 @@ elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
   fi
 else
   echo "[setup] warning: the SoundFont $SOUNDFONT is missing: $soundfont_hint" >&2
+fi
+if command -v chromium >/dev/null || [[ -n "${CHROME:-}" && -x "${CHROME:-}" ]]; then
+  say "chromium present (for the browser test of rnn-rbm serve)"
+elif [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+  say "installing Debian's chromium (the headless browser of the studio's browser test)"
+  chromium_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+  if { chromium_install || { apt-get update -q >/dev/null && chromium_install; }; } && command -v chromium >/dev/null; then
+    say "chromium installed"
+  else
+    echo "[setup] warning: apt-get could not install chromium: the browser test (tests/browser.rs) needs it" >&2
+  fi
+else
+  echo "[setup] warning: chromium is missing: install it with 'sudo apt-get install chromium' (Debian/Ubuntu) or set CHROME=/path/to/chrome; the browser test (tests/browser.rs) needs it" >&2
 fi
 say "done. Next: cargo run --release -- train 500   (or: cargo test --release)"

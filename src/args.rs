@@ -17,12 +17,18 @@ pub struct SamplerArgs {
 }
 
 impl SamplerArgs {
-    /// The chain start and Gibbs steps for a model of `config`: the flags, else
-    /// [`default_sampler`]. Fewer than one Gibbs step is refused.
-    pub fn resolve(&self, config: &ModelConfig) -> anyhow::Result<(GibbsStart, i64)> {
+    /// Refuses fewer than one Gibbs step, before anything is loaded.
+    pub fn check(&self) -> anyhow::Result<()> {
         if self.gibbs.is_some_and(|g| g < 1) {
             anyhow::bail!("--gibbs must be at least 1");
         }
+        Ok(())
+    }
+
+    /// The chain start and Gibbs steps for a model of `config`: the flags, else
+    /// [`default_sampler`]. Fewer than one Gibbs step is refused.
+    pub fn resolve(&self, config: &ModelConfig) -> anyhow::Result<(GibbsStart, i64)> {
+        self.check()?;
         let (start, gibbs) = default_sampler(config);
         Ok((
             self.chain_start.unwrap_or(start),

@@ -64,6 +64,16 @@ pub struct GenerateArgs {
     /// Also draw every piece's piano roll as a PNG beside its MIDI file
     #[arg(long)]
     pub png: bool,
+    /// Also write (or update) index.html in the output folder: a player, a piano roll and a
+    /// MIDI link for every piece, with the settings and checkpoint (implies --wav and --png)
+    #[arg(long)]
+    pub html: bool,
+    /// Samples per second of the --wav audio (16000 to 192000)
+    #[arg(long, default_value_t = 44_100)]
+    pub sample_rate: u32,
+    /// One channel instead of two in the --wav audio
+    #[arg(long)]
+    pub mono: bool,
     /// SoundFont for --wav [default: $RNN_RBM_SOUNDFONT, else Debian's sf_GMbank.sf2]
     #[arg(long)]
     pub soundfont: Option<PathBuf>,
@@ -128,8 +138,10 @@ fn prime(
     (u, v.select(1, take - 1), primer)
 }
 
-pub fn run(args: GenerateArgs) -> Result<()> {
-    let device = device::select(args.device, args.threads)?;
+pub use crate::gallery::{Composition, Piece};
+
+/// Refuses flags that mean nothing, before anything is loaded or written.
+fn check_args(args: &GenerateArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
@@ -142,10 +154,70 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             args.tempo
         );
     }
+    args.sampler.check()?;
+    Ok(())
+}
+
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let mut bar: Option<Progress> = None;
+    let composition = compose(&args, &mut |done, total| {
+        bar.get_or_insert_with(|| Progress::bar_only("composing", total as u64))
+            .set(done as u64, String::new)
+    })?;
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    for piece in &composition.pieces {
+        for extra in [&piece.wav, &piece.png].into_iter().flatten() {
+            println!("wrote {}", extra.display());
+        }
+        println!(
+            "wrote {} ({} steps, {} notes)",
+            piece.midi.display(),
+            piece.steps,
+            piece.notes
+        );
+    }
+    if args.html {
+        let index = crate::gallery::add_run(&args.out, &composition, &command_line())?;
+        println!("wrote {}", index.display());
+    }
+    let config = &composition.sidecar.model;
+    let seconds = composition.seconds;
+    let music_seconds = (composition.vectors * config.steps_per_vector) as f64
+        / config.steps_per_quarter as f64
+        * 60.0
+        / args.tempo;
+    eprintln!(
+        "composed {} piece(s) of {} vectors in {seconds:.2} s ({:.0}× real time at {} qpm); seed {}; primed on {}",
+        args.count,
+        composition.vectors,
+        music_seconds * args.count as f64 / seconds,
+        args.tempo,
+        composition.seed,
+        composition.primed_on
+    );
+    Ok(())
+}
+
+/// This process's command line, as typed (for the gallery).
+fn command_line() -> String {
+    let mut argv: Vec<String> = std::env::args().collect();
+    if let Some(first) = argv.first_mut() {
+        *first = "rnn-rbm".into();
+    }
+    crate::gallery::shell_join(&argv)
+}
+
+/// Composes `args.count` pieces and writes them (MIDI, and WAV and PNG when asked) into
+/// `args.out`, calling `progress(vectors_done, vectors_total)` as it composes.
+pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Composition> {
+    check_args(args)?;
+    let device = device::select(args.device, args.threads)?;
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     // Load the SoundFont before composing, so a missing one fails fast.
-    let soundfont = match args.wav {
+    let soundfont = match args.wav || args.html {
         true => Some(render::load_soundfont(&render::resolve_soundfont(
             args.soundfont.as_deref(),
         ))?),
@@ -154,7 +226,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let seed = seed_or_clock(args.seed);
     crate::model::rng::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let primer = primer_roll(&args, &loaded, &mut rng)?;
+    let primer = primer_roll(args, &loaded, &mut rng)?;
     let prime_steps = args.prime_steps.unwrap_or(match args.continue_primer {
         true => usize::MAX / 2,
         false => 16 * config.steps_per_quarter as usize,
@@ -172,20 +244,13 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let n_vectors = steps.div_ceil(config.steps_per_vector).max(1);
     let (start, gibbs) = args.sampler.resolve(&config)?;
     let t0 = Instant::now();
-    let mut bar = Progress::bar_only("composing", n_vectors as u64);
     let out = loaded
         .model
-        .generate_with_progress(
-            &u,
-            &v_last,
-            n_vectors as i64,
-            gibbs,
-            start,
-            &mut |done| bar.set(done as u64, String::new),
-        )
+        .generate_with_progress(&u, &v_last, n_vectors as i64, gibbs, start, &mut |done| {
+            progress(done as usize, n_vectors)
+        })
         .to_device(Device::Cpu)
         .to_kind(Kind::Float);
-    bar.finish();
     // With --continue every piece starts with the primer itself.
     let out = match args.continue_primer {
         true => {
@@ -197,9 +262,34 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         }
         false => out,
     };
-    let n_written = out.size()[1] as usize;
     let seconds = t0.elapsed().as_secs_f64();
+    let primed_on = primer
+        .as_ref()
+        .map(|(n, _)| n.clone())
+        .unwrap_or_else(|| "nothing (initial state)".into());
+    let pieces = write_pieces(args, &loaded, &out, seed, &primed_on, soundfont.as_ref())?;
+    Ok(Composition {
+        pieces,
+        seed,
+        vectors: n_vectors,
+        seconds,
+        primed_on,
+        checkpoint: loaded.path.clone(),
+        sidecar: loaded.sidecar.clone(),
+    })
+}
 
+/// Writes every piece of `out (count, T, V)` as `<stem>_seed<seed>_<i>.mid` in `args.out`, with
+/// its WAV and PNG when asked.
+fn write_pieces(
+    args: &GenerateArgs,
+    loaded: &LoadedModel,
+    out: &Tensor,
+    seed: u64,
+    primed_on: &str,
+    soundfont: Option<&std::sync::Arc<rustysynth::SoundFont>>,
+) -> Result<Vec<Piece>> {
+    let config = &loaded.sidecar.model;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = loaded
@@ -208,47 +298,41 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         .and_then(|s| s.to_str())
         .unwrap_or("piece")
         .to_string();
-    let primed_on = primer
-        .as_ref()
-        .map(|(n, _)| n.as_str())
-        .unwrap_or("nothing (initial state)");
+    let mut pieces = Vec::with_capacity(args.count);
     for i in 0..args.count {
-        let roll = frames_to_roll(&out.get(i as i64), &config)?;
-        debug_assert_eq!(roll.steps(), n_written * config.steps_per_vector);
+        let roll = frames_to_roll(&out.get(i as i64), config)?;
         let mut song = roll.to_song(args.tempo, args.velocity);
         song.name = Some(format!(
             "rnn-rbm {stem}, seed {seed}, primed on {primed_on}"
         ));
         let path = args.out.join(format!("{stem}_seed{seed}_{i}.mid"));
         midi::write_file(&path, &song)?;
-        if let Some(font) = &soundfont {
-            let wav = path.with_extension("wav");
-            render::write_wav(
-                &wav,
-                &render::render_song_with(&song, &[], font, 44_100, true)?,
-            )?;
-            println!("wrote {}", wav.display());
-        }
-        if args.png {
-            let png = path.with_extension("png");
-            plot::plot_song(&song, &png)?;
-            println!("wrote {}", png.display());
-        }
-        println!(
-            "wrote {} ({} steps, {} notes)",
-            path.display(),
-            roll.steps(),
-            song.notes.len()
-        );
+        let wav = match soundfont {
+            Some(font) => {
+                let wav = path.with_extension("wav");
+                render::write_wav(
+                    &wav,
+                    &render::render_song_with(&song, &[], font, args.sample_rate, !args.mono)?,
+                )?;
+                Some(wav)
+            }
+            None => None,
+        };
+        let png = match args.png || args.html {
+            true => {
+                let png = path.with_extension("png");
+                plot::plot_song(&song, &png)?;
+                Some(png)
+            }
+            false => None,
+        };
+        pieces.push(Piece {
+            midi: path,
+            wav,
+            png,
+            steps: roll.steps(),
+            notes: song.notes.len(),
+        });
     }
-    let music_seconds =
-        (n_vectors * config.steps_per_vector) as f64 / config.steps_per_quarter as f64 * 60.0
-            / args.tempo;
-    eprintln!(
-        "composed {} piece(s) of {n_vectors} vectors in {seconds:.2} s ({:.0}× real time at {} qpm); seed {seed}; primed on {primed_on}",
-        args.count,
-        music_seconds * args.count as f64 / seconds,
-        args.tempo
-    );
-    Ok(())
+    Ok(pieces)
 }

@@ -41,6 +41,10 @@ pub struct HarmonizeArgs {
     /// (AIS-scored)
     #[arg(long, default_value_t = 1)]
     pub best_of: usize,
+    /// Do not score the harmonisations (the NLL per frame printed beside each): with --best-of 1
+    /// there is nothing to choose, the notes are the same, and scoring takes most of the time
+    #[arg(long)]
+    pub no_score: bool,
     /// Random seed [default: from the clock, printed]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -159,10 +163,50 @@ fn pick_best(nll_total: &[f64], count: usize, best_of: usize, frames: usize) -> 
         .collect()
 }
 
+/// One harmonisation written by [`harmonize`].
+#[derive(Debug, Clone)]
+pub struct Harmonised {
+    pub path: PathBuf,
+    /// What was written: the melody on track 1, the harmony on track 2.
+    pub song: Song,
+    /// The whole texture on the model's grid.
+    pub roll: PianoRoll,
+    pub frames: i64,
+    /// The model's NLL per frame of it (AIS), unless `--no-score`.
+    pub nll_per_frame: Option<f64>,
+}
+
 pub fn run(args: HarmonizeArgs) -> Result<()> {
+    let (written, seed) = harmonize(&args, &mut |_, _| {})?;
+    for h in &written {
+        let nll = match h.nll_per_frame {
+            Some(nll) => format!("NLL {nll:.3} per frame"),
+            None => "not scored".into(),
+        };
+        println!(
+            "wrote {} ({} frames, {:.2} notes per frame, {:.0}% of frames with ≥ 3 notes, {nll})",
+            h.path.display(),
+            h.frames,
+            notes_per_frame(&h.roll),
+            100.0 * frames_with_at_least(&h.roll, 3),
+        );
+    }
+    eprintln!("seed {seed}");
+    Ok(())
+}
+
+/// Harmonises `args.melody` and writes the MIDI files `args` asks for, calling
+/// `progress(frames_done, frames_total)` as it composes; returns what was written and the seed.
+pub fn harmonize(
+    args: &HarmonizeArgs,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<Harmonised>, u64)> {
     let device = device::select(args.device, args.threads)?;
     if args.count == 0 || args.best_of == 0 {
         bail!("--count and --best-of must be at least 1");
+    }
+    if args.no_score && args.best_of > 1 {
+        bail!("--no-score needs --best-of 1: the scores choose among the candidates");
     }
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
@@ -185,13 +229,25 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
     let v0 = Tensor::zeros([candidates, config.n_visible()], (Kind::Float, device));
     let voices = (args.voices > 0).then_some(args.voices);
     let sampler = args.sampler.resolve(&config)?;
-    let out = model.generate_clamped(&u0, &v0, &clamp, sampler, voices);
-    let nll = continuation_nll(model, &u0, &v0, &out, RANKING_CHAINS, RANKING_TEMPERATURES);
-    let picks = pick_best(&nll, args.count, args.best_of, frames as usize);
+    let out =
+        model.generate_clamped_with_progress(&u0, &v0, &clamp, sampler, voices, &mut |done| {
+            progress(done as usize, frames as usize)
+        });
+    let picks = match args.no_score {
+        true => (0..args.count).map(|i| (i, None)).collect(),
+        false => {
+            let nll = continuation_nll(model, &u0, &v0, &out, RANKING_CHAINS, RANKING_TEMPERATURES);
+            pick_best(&nll, args.count, args.best_of, frames as usize)
+                .into_iter()
+                .map(|(i, nll)| (i, Some(nll)))
+                .collect::<Vec<_>>()
+        }
+    };
 
     let melody_song = melody.to_song(120.0, 90);
     let tpq = melody_song.ticks_per_quarter;
     let (tempos, time_signatures) = rescale_meta(&input, tpq);
+    let mut written = Vec::with_capacity(args.count);
     for (path, (candidate, nll_per_frame)) in numbered_outputs(&args.out, args.count)
         .into_iter()
         .zip(picks)
@@ -211,17 +267,15 @@ pub fn run(args: HarmonizeArgs) -> Result<()> {
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         midi::write_file(&path, &song)?;
-        println!(
-            "wrote {} ({} frames, {:.2} notes per frame, {:.0}% of frames with ≥ 3 notes, NLL {:.3} per frame)",
-            path.display(),
+        written.push(Harmonised {
+            path,
+            song,
+            roll: full,
             frames,
-            notes_per_frame(&full),
-            100.0 * frames_with_at_least(&full, 3),
-            nll_per_frame
-        );
+            nll_per_frame,
+        });
     }
-    eprintln!("seed {seed}");
-    Ok(())
+    Ok((written, seed))
 }
 
 /// Mean number of sounding notes per step of `roll`.

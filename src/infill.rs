@@ -63,7 +63,35 @@ pub struct InfillArgs {
     pub threads: Option<i32>,
 }
 
+/// What [`infill`] wrote.
+#[derive(Debug, Clone)]
+pub struct Infilled {
+    pub song: Song,
+    /// The gap, in ticks of the input.
+    pub tick_from: u64,
+    pub tick_to: u64,
+    pub new_notes: usize,
+    pub seed: u64,
+}
+
 pub fn run(args: InfillArgs) -> Result<()> {
+    let done = infill(&args, &mut |_, _| {})?;
+    println!(
+        "wrote {}: bars {}–{} (ticks {}..{}) composed anew, {} new notes; seed {}",
+        args.out.display(),
+        args.from,
+        args.to,
+        done.tick_from,
+        done.tick_to,
+        done.new_notes,
+        done.seed
+    );
+    Ok(())
+}
+
+/// Composes the gap of `args` and writes `args.out`, calling `progress(vectors_done,
+/// vectors_total)` as it composes the candidates.
+pub fn infill(args: &InfillArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Infilled> {
     let device = device::select(args.device, args.threads)?;
     if args.from == 0 || args.to < args.from {
         bail!("--from and --to are bar numbers from 1, with --from ≤ --to");
@@ -73,7 +101,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
     let (input, roll) = read_roll(&args.midi, &config, "input")?;
     let frames = roll_to_frames(&roll, &config, device);
     let grid = Grid::new(&input, &config);
-    let span = grid.span(&input, &args, frames.size()[0])?;
+    let span = grid.span(&input, args, frames.size()[0])?;
     let seed = seed_or_clock(args.seed);
     crate::model::rng::manual_seed(seed as i64);
     let model = &loaded.model;
@@ -81,7 +109,12 @@ pub fn run(args: InfillArgs) -> Result<()> {
     let (u, v_prev) = state_before(model, &frames, span.from, count);
     let voices = (args.voices > 0).then_some(args.voices);
     let clamp = Clamp::none(count, span.to - span.from, config.n_visible(), device);
-    let gap = model.generate_clamped(&u, &v_prev, &clamp, args.sampler.resolve(&config)?, voices);
+    let sampler = args.sampler.resolve(&config)?;
+    let total = (span.to - span.from) as usize;
+    let gap =
+        model.generate_clamped_with_progress(&u, &v_prev, &clamp, sampler, voices, &mut |done| {
+            progress(done as usize, total)
+        });
     let chosen = if span.after_end > span.to && count > 1 {
         let after = frames.narrow(0, span.to, span.after_end - span.to);
         choose_by_what_follows(model, &u, &gap, &after, seed)
@@ -95,14 +128,13 @@ pub fn run(args: InfillArgs) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     midi::write_file(&args.out, &song)?;
-    println!(
-        "wrote {}: bars {}–{} (ticks {tick_from}..{tick_to}) composed anew, {} new notes; seed {seed}",
-        args.out.display(),
-        args.from,
-        args.to,
-        new_roll.notes().len()
-    );
-    Ok(())
+    Ok(Infilled {
+        song,
+        tick_from,
+        tick_to,
+        new_notes: new_roll.notes().len(),
+        seed,
+    })
 }
 
 /// Ticks of the input file ↔ grid steps and visible vectors of the model.

@@ -9,12 +9,15 @@
 //! - files: [`atomic`] (tmp + sync + rename), [`checkpoint`] (libtorch archive + JSON sidecar,
 //!   written atomically; finding and loading one);
 //! - for ears and eyes: [`audio`] (MIDI → WAV through a SoundFont synthesizer), [`draw`]
-//!   (piano-roll and training-chart PNGs); style statistics in [`style`];
+//!   (piano-roll and training-chart PNGs), [`gallery`] (a page of players for generated
+//!   pieces); style statistics in [`style`];
 //! - running: [`device`] (CPU/CUDA, threads, seeds), [`interrupt`] (Ctrl-C stops training at a
 //!   safe point), [`progress`] (progress bars), [`args`] (flags that several commands share).
 //!
-//! The commands, which no module imports: [`train`] (`init`, `train`), [`generate`],
-//! [`evaluate`], [`harmonize`], [`infill`], [`stats`], [`render`], [`plot`].
+//! The commands: [`train`] (`init`, `train`), [`generate`], [`evaluate`], [`harmonize`],
+//! [`infill`], [`stats`], [`render`], [`plot`], and [`serve`] (the studio in the browser), which
+//! calls the library functions of `generate`, `harmonize` and `infill` ([`generate::compose`],
+//! [`harmonize::harmonize`], [`infill::infill`]); no other module imports a command.
 pub mod args;
 pub mod atomic;
 pub mod audio;
@@ -26,6 +29,7 @@ pub mod data;
 pub mod device;
 pub mod draw;
 pub mod evaluate;
+pub mod gallery;
 pub mod generate;
 pub mod harmonize;
 pub mod infill;
@@ -37,6 +41,7 @@ pub mod plot;
 pub mod progress;
 pub mod render;
 pub mod roll;
+pub mod serve;
 pub mod stats;
 pub mod style;
 pub mod train;

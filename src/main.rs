@@ -1,6 +1,6 @@
 //! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
 use clap::{Parser, Subcommand};
-use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, stats, train};
+use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, serve, stats, train};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +33,8 @@ enum Command {
     Plot(plot::PlotArgs),
     /// Compare MIDI files with a reference corpus: style features per window, and copying
     Stats(stats::StatsArgs),
+    /// A studio in the browser: compose, harmonise and listen (http://127.0.0.1:8080/)
+    Serve(serve::ServeArgs),
 }
 
 fn main() {
@@ -47,6 +49,7 @@ fn main() {
         Command::Harmonize(args) => harmonize::run(args),
         Command::Infill(args) => infill::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     if let Err(e) = result {
         if e.downcast_ref::<rnn_rbm::interrupt::Interrupted>()

@@ -13,8 +13,7 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::Args;
 
 use crate::checkpoint;
-use crate::draw::{plot_metrics, plot_metrics_marked, roll_image_titled};
-use crate::midi;
+use crate::draw::{plot_metrics, plot_metrics_marked, plot_midi_file};
 
 #[derive(Args, Debug)]
 pub struct PlotArgs {
@@ -33,10 +32,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
     let out = args.out.unwrap_or_else(|| input.with_extension("png"));
     match input_kind(&input)? {
         InputKind::Midi => {
-            let song = midi::read_file(&input)?;
-            // The file's name says more than its first track's name ("Soprano").
-            let title = input.file_name().map(|n| n.to_string_lossy().into_owned());
-            roll_image_titled(&song, title.as_deref()).0.save(&out)?;
+            plot_midi_file(&input, &out)?;
         }
         InputKind::Metrics => {
             plot_metrics(&input, &out)?;

@@ -112,7 +112,10 @@ impl PianoRoll {
         let steps_of = |note: &Note| match mode {
             Quantise::Round => {
                 let start = quantise_tick(note.start, steps_per_quarter, tpq);
-                (start, quantise_tick(note.end, steps_per_quarter, tpq).max(start + 1))
+                (
+                    start,
+                    quantise_tick(note.end, steps_per_quarter, tpq).max(start + 1),
+                )
             }
             Quantise::Sample => (
                 ceil_tick(note.start, steps_per_quarter, tpq),

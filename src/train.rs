@@ -181,8 +181,10 @@ pub struct InitArgs {
 }
 
 fn model_config(args: &ModelArgs) -> ModelConfig {
-    let mut config =
-        ModelConfig::for_layout(args.layout.unwrap_or(DEFAULT_LAYOUT), args.steps_per_quarter);
+    let mut config = ModelConfig::for_layout(
+        args.layout.unwrap_or(DEFAULT_LAYOUT),
+        args.steps_per_quarter,
+    );
     if let Some(h) = args.hidden {
         config.n_hidden = h;
     }
@@ -484,7 +486,11 @@ fn set_validation(
     default_corpus: bool,
 ) -> Result<()> {
     let valid_split = match default_corpus && args.valid.is_none() {
-        true => Some(args.valid_split.clone().unwrap_or(DEFAULT_VALID_SPLIT.into())),
+        true => Some(
+            args.valid_split
+                .clone()
+                .unwrap_or(DEFAULT_VALID_SPLIT.into()),
+        ),
         false => args.valid_split.clone(),
     };
     if args.valid.is_some() || valid_split.is_some() {

@@ -283,8 +283,22 @@ fn an_interrupted_run_resumed_from_its_checkpoint_should_end_with_the_same_param
     // chorale layout with its own (8 chunks per update, the learning rate halving).
     let chorale = |epochs: &'static str, extra: &[&'static str]| -> Vec<&'static str> {
         let mut args = vec![
-            "train", epochs, "--data", "corpus", "--hidden", "16", "--recurrent", "16", "--k",
-            "5", "--init-epochs", "10", "--threads", "1", "--seed", "5",
+            "train",
+            epochs,
+            "--data",
+            "corpus",
+            "--hidden",
+            "16",
+            "--recurrent",
+            "16",
+            "--k",
+            "5",
+            "--init-epochs",
+            "10",
+            "--threads",
+            "1",
+            "--seed",
+            "5",
         ];
         args.extend_from_slice(extra);
         args
@@ -294,19 +308,30 @@ fn an_interrupted_run_resumed_from_its_checkpoint_should_end_with_the_same_param
     for (name, args) in [("paper", &paper as Args), ("chorale", &chorale as Args)] {
         let dir = tempfile::tempdir().unwrap();
         write_chord_corpus(&dir.path().join("corpus"), 12, 30);
-        assert_ok(&rnn_rbm(dir.path(), &args("6", &["--out", "straight", "--save-every", "3"])));
+        assert_ok(&rnn_rbm(
+            dir.path(),
+            &args("6", &["--out", "straight", "--save-every", "3"]),
+        ));
         // The same run, stopped after epoch 3 and resumed.
         assert_ok(&rnn_rbm(dir.path(), &args("3", &["--out", "split"])));
         let out = rnn_rbm(
             dir.path(),
-            &["train", "6", "--resume", "split/epoch_3.ot", "--out", "split", "--threads", "1"],
+            &[
+                "train",
+                "6",
+                "--resume",
+                "split/epoch_3.ot",
+                "--out",
+                "split",
+                "--threads",
+                "1",
+            ],
         );
         assert_ok(&out);
         assert!(stderr(&out).contains("resuming from split/epoch_3.ot"));
-        let sidecar: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(dir.path().join("split/epoch_6.json")).unwrap(),
-        )
-        .unwrap();
+        let sidecar: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("split/epoch_6.json")).unwrap())
+                .unwrap();
         assert_eq!(sidecar["model"]["layout"], name);
         let a = tch::Tensor::load_multi(dir.path().join("straight/epoch_6.ot")).unwrap();
         let b: std::collections::HashMap<String, tch::Tensor> =
@@ -319,7 +344,11 @@ fn an_interrupted_run_resumed_from_its_checkpoint_should_end_with_the_same_param
             assert!(t.equal(&b[param]), "{name}: {param} differs after resuming");
         }
         let metrics = std::fs::read_to_string(dir.path().join("split/metrics.jsonl")).unwrap();
-        assert_eq!(metrics.lines().count(), 6, "{name}: metrics.jsonl continues across the resume");
+        assert_eq!(
+            metrics.lines().count(),
+            6,
+            "{name}: metrics.jsonl continues across the resume"
+        );
     }
 }
 
@@ -688,7 +717,10 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     let scored: Vec<(u64, f64)> = metrics
         .iter()
         .filter_map(|m| {
-            let (ais, raise) = (m["valid_nll"].as_f64()?, m["valid_nll_conservative"].as_f64()?);
+            let (ais, raise) = (
+                m["valid_nll"].as_f64()?,
+                m["valid_nll_conservative"].as_f64()?,
+            );
             Some((m["epoch"].as_u64()?, (ais + raise) / 2.0))
         })
         .collect();
@@ -704,7 +736,10 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     let best: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ckpts.join("best.json")).unwrap()).unwrap();
     assert_eq!(best["epoch"].as_u64(), Some(best_epoch));
-    let (ais, raise) = (best["valid_nll"].as_f64().unwrap(), best["valid_nll_conservative"].as_f64().unwrap());
+    let (ais, raise) = (
+        best["valid_nll"].as_f64().unwrap(),
+        best["valid_nll_conservative"].as_f64().unwrap(),
+    );
     assert_eq!((ais + raise) / 2.0, best_nll);
 
     let out = rnn_rbm(
@@ -1200,18 +1235,41 @@ fn nonsense_flag_values_get_a_one_line_error() {
 fn train_without_data_learns_nine_chorales_in_ten_and_keeps_the_best_on_the_tenth() {
     let dir = tempfile::tempdir().unwrap();
     let bach = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bach");
-    assert!(bach.is_dir(), "data/bach is missing: run scripts/setup.sh first");
+    assert!(
+        bach.is_dir(),
+        "data/bach is missing: run scripts/setup.sh first"
+    );
     std::fs::create_dir(dir.path().join("data")).unwrap();
     std::os::unix::fs::symlink(&bach, dir.path().join("data/bach")).unwrap();
     let files = std::fs::read_dir(&bach)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "mid"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "mid")
+        })
         .count();
     let out = rnn_rbm(
         dir.path(),
         &[
-            "train", "1", "--init-epochs", "1", "--hidden", "8", "--recurrent", "8",
-            "--valid-chains", "2", "--valid-temperatures", "5", "--out", "run", "--threads", "1",
+            "train",
+            "1",
+            "--init-epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--recurrent",
+            "8",
+            "--valid-chains",
+            "2",
+            "--valid-temperatures",
+            "5",
+            "--out",
+            "run",
+            "--threads",
+            "1",
         ],
     );
     assert_ok(&out);
@@ -1230,6 +1288,11 @@ fn train_without_data_learns_nine_chorales_in_ten_and_keeps_the_best_on_the_tent
     let validation = &sidecar["train"]["validation"];
     assert_eq!(validation["split"], "valid");
     assert_eq!(validation["every"], 50);
-    assert!(stderr(&out).contains(&format!("[valid], 1 step(s) per quarter note: {} pieces", files / 10)));
-    assert!(sidecar["valid_nll_conservative"].as_f64().is_some_and(f64::is_finite));
+    assert!(stderr(&out).contains(&format!(
+        "[valid], 1 step(s) per quarter note: {} pieces",
+        files / 10
+    )));
+    assert!(sidecar["valid_nll_conservative"]
+        .as_f64()
+        .is_some_and(f64::is_finite));
 }

@@ -114,8 +114,21 @@ fn a_midi_folder_splits_by_name_into_nine_tenths_train_and_every_tenth_file_vali
 fn a_folder_split_decides_on_file_names_so_an_unreadable_file_moves_nothing() {
     let files: Vec<std::path::PathBuf> = (1..=25).map(|i| format!("d/{i:02}.mid").into()).collect();
     let valid = rnn_rbm::corpus::folder_split(files.clone(), "valid").unwrap();
-    assert_eq!(valid, vec![std::path::PathBuf::from("d/10.mid"), "d/20.mid".into()]);
-    assert_eq!(rnn_rbm::corpus::folder_split(files.clone(), "train").unwrap().len(), 23);
-    let err = rnn_rbm::corpus::folder_split(files, "test").unwrap_err().to_string();
-    assert!(err.contains("\"train\" and \"valid\"") && err.contains("\"test\""), "{err}");
+    assert_eq!(
+        valid,
+        vec![std::path::PathBuf::from("d/10.mid"), "d/20.mid".into()]
+    );
+    assert_eq!(
+        rnn_rbm::corpus::folder_split(files.clone(), "train")
+            .unwrap()
+            .len(),
+        23
+    );
+    let err = rnn_rbm::corpus::folder_split(files, "test")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"train\" and \"valid\"") && err.contains("\"test\""),
+        "{err}"
+    );
 }

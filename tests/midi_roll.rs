@@ -1546,6 +1546,12 @@ fn sampled_quantisation_reads_the_notes_sounding_at_each_step_start_so_a_voice_n
     );
     // A song whose every note falls between steps is refused with a reason.
     let between = song_with_notes(480, vec![note(60, 100, 300, 80, 0, 0)]);
-    let err = error_text(PianoRoll::from_song_with(&between, 1, 21, 88, Quantise::Sample));
+    let err = error_text(PianoRoll::from_song_with(
+        &between,
+        1,
+        21,
+        88,
+        Quantise::Sample,
+    ));
     assert!(err.contains("no notes on the grid"), "{err}");
 }

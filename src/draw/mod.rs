@@ -16,6 +16,7 @@ pub use chart::{
 };
 pub use image::{Image, Rgb, BACKGROUND, TEXT};
 pub use roll::{
-    note_colour, onset_colour, plot_song, roll_image, roll_image_titled, RollLayout, BAR_LINE,
-    BLACK_KEY_ROW, C_LINE, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH, PIXELS_PER_QUARTER, ROW_HEIGHT,
+    note_colour, onset_colour, plot_midi_file, plot_song, roll_image, roll_image_titled,
+    RollLayout, BAR_LINE, BLACK_KEY_ROW, C_LINE, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH,
+    PIXELS_PER_QUARTER, ROW_HEIGHT,
 };

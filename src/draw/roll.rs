@@ -172,6 +172,16 @@ pub fn plot_song(song: &Song, path: &Path) -> Result<RollLayout> {
     Ok(layout)
 }
 
+/// Draws the piano roll of the MIDI file `input` as `out` (what `plot FILE.mid` does), titled
+/// with the file's name, which says more than its first track's name ("Soprano").
+pub fn plot_midi_file(input: &Path, out: &Path) -> Result<RollLayout> {
+    let song = crate::midi::read_file(input)?;
+    let title = input.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (image, layout) = roll_image_titled(&song, title.as_deref());
+    image.save(out)?;
+    Ok(layout)
+}
+
 /// The plot area's edges and row height, as signed pixel coordinates.
 struct Plot {
     left: i64,

@@ -83,6 +83,20 @@ impl RnnRbm {
         sampler: (GibbsStart, i64),
         max_notes: Option<i64>,
     ) -> Tensor {
+        self.generate_clamped_with_progress(u, v_prev, clamp, sampler, max_notes, &mut |_| {})
+    }
+
+    /// [`generate_clamped`](Self::generate_clamped), calling `progress(frames_done)` after
+    /// every frame.
+    pub fn generate_clamped_with_progress(
+        &self,
+        u: &Tensor,
+        v_prev: &Tensor,
+        clamp: &Clamp,
+        sampler: (GibbsStart, i64),
+        max_notes: Option<i64>,
+        progress: &mut dyn FnMut(i64),
+    ) -> Tensor {
         let (start, gibbs) = sampler;
         tch::no_grad(|| {
             let kind = self.w.kind();
@@ -109,6 +123,7 @@ impl RnnRbm {
                 }
                 u = self.step(&u, &v);
                 out.push(v.shallow_clone());
+                progress(t + 1);
             }
             if out.is_empty() {
                 Tensor::zeros([u.size()[0], 0, self.n_visible()], (kind, u.device()))
