@@ -1,7 +1,7 @@
 //! Training data: a folder of MIDI files (searched recursively for `.mid`/`.midi`), one MIDI
 //! file, or a piano-roll JSON file in the Boulanger-Lewandowski format
 //! (`{"train": [piece, …], "valid": …, "test": …}`, a piece being a list of frames and a frame
-//! the list of sounding MIDI pitches).
+//! the list of sounding MIDI pitches), plain (`.json`) or gzipped (`.json.gz`, read directly).
 //!
 //! Every piece becomes a [`PianoRoll`] on the layout's grid and note range. A file that cannot
 //! be read is skipped with a warning naming it and the reason; only an empty result is an error.
@@ -14,6 +14,7 @@ use crate::midi;
 use crate::progress::Progress;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The default corpus, built by `scripts/setup.sh` from music21's Bach chorales.
@@ -124,10 +125,28 @@ impl Corpus {
     }
 }
 
-/// Whether `path` names a piano-roll JSON file (by its extension) rather than MIDI data.
+/// Whether `path` names a piano-roll JSON file (by its extension: `.json`, or `.json.gz` for
+/// one compressed with gzip) rather than MIDI data.
 pub fn is_piano_roll_json(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
+    ext(path, "json") || (ext(path, "gz") && ext(&path.with_extension(""), "json"))
+}
+
+/// The bytes of a piano-roll JSON file, decompressed when its name ends in `.gz` (a gzip file of
+/// one or more members, as `gzip` writes them).
+pub fn read_piano_roll_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let gzipped = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if !gzipped {
+        return Ok(raw);
+    }
+    let mut bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{} is not a readable gzip file", path.display()))?;
+    Ok(bytes)
 }
 
 /// MIDI files under `path` (or `path` itself), sorted so that runs are reproducible.
@@ -211,9 +230,8 @@ fn load_midi(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<C
 }
 
 fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let bytes = read_piano_roll_bytes(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(splits) = value.as_object() else {
         bail!(

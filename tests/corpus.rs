@@ -1,5 +1,5 @@
 //! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`
-//! and the JSB Chorales piano-roll JSON (train and valid splits).
+//! and the JSB Chorales piano-roll JSON (train and valid splits), plain and gzipped.
 use rnn_rbm::config::{Layout, ModelConfig};
 use rnn_rbm::corpus::Corpus;
 use std::path::Path;
@@ -114,8 +114,122 @@ fn a_midi_folder_splits_by_name_into_nine_tenths_train_and_every_tenth_file_vali
 fn a_folder_split_decides_on_file_names_so_an_unreadable_file_moves_nothing() {
     let files: Vec<std::path::PathBuf> = (1..=25).map(|i| format!("d/{i:02}.mid").into()).collect();
     let valid = rnn_rbm::corpus::folder_split(files.clone(), "valid").unwrap();
-    assert_eq!(valid, vec![std::path::PathBuf::from("d/10.mid"), "d/20.mid".into()]);
-    assert_eq!(rnn_rbm::corpus::folder_split(files.clone(), "train").unwrap().len(), 23);
-    let err = rnn_rbm::corpus::folder_split(files, "test").unwrap_err().to_string();
-    assert!(err.contains("\"train\" and \"valid\"") && err.contains("\"test\""), "{err}");
+    assert_eq!(
+        valid,
+        vec![std::path::PathBuf::from("d/10.mid"), "d/20.mid".into()]
+    );
+    assert_eq!(
+        rnn_rbm::corpus::folder_split(files.clone(), "train")
+            .unwrap()
+            .len(),
+        23
+    );
+    let err = rnn_rbm::corpus::folder_split(files, "test")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("\"train\" and \"valid\"") && err.contains("\"test\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn piano_roll_json_is_recognised_plain_or_gzipped_by_its_name() {
+    use rnn_rbm::corpus::is_piano_roll_json;
+    for yes in ["a.json", "d/a.JSON", "a.json.gz", "d/a.Json.GZ"] {
+        assert!(is_piano_roll_json(Path::new(yes)), "{yes}");
+    }
+    for no in [
+        "a.gz",
+        "a.mid",
+        "a.mid.gz",
+        "a.json.zip",
+        "json.gz",
+        "a.jsonl",
+    ] {
+        assert!(!is_piano_roll_json(Path::new(no)), "{no}");
+    }
+}
+
+/// `bytes` compressed as one gzip member, as `gzip -9` writes it.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn a_gzipped_piano_roll_json_reads_exactly_like_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(jsb()).unwrap();
+    let gz = dir.path().join("jsb.json.gz");
+    std::fs::write(&gz, gzip(&text)).unwrap();
+    // Two gzip members one after the other (as `cat a.gz b.gz` makes) read as their concatenation.
+    let two = dir.path().join("two-members.JSON.GZ");
+    let (head, tail) = text.split_at(text.len() / 2);
+    std::fs::write(&two, [gzip(head), gzip(tail)].concat()).unwrap();
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    for split in ["train", "valid"] {
+        let plain = Corpus::load(&jsb(), Some(split), &config).unwrap();
+        for zipped_path in [&gz, &two] {
+            let zipped = Corpus::load(zipped_path, Some(split), &config).unwrap();
+            assert_eq!(zipped.pieces.len(), plain.pieces.len());
+            for (i, (z, p)) in zipped.pieces.iter().zip(&plain.pieces).enumerate() {
+                assert_eq!(z.roll, p.roll, "{split}[{i}]");
+                assert_eq!(z.name, format!("{}[{split}][{i}]", zipped_path.display()));
+            }
+        }
+    }
+    // No --split: a gzipped file is a piano-roll JSON too, read from its train split.
+    let default = Corpus::load(&gz, None, &config).unwrap();
+    assert_eq!(
+        (default.pieces.len(), default.vectors(&config)),
+        (229, 13_807)
+    );
+}
+
+#[test]
+fn a_gz_file_that_is_not_gzip_or_holds_no_json_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    let error = |path: &Path| -> String {
+        let err = format!(
+            "{:#}",
+            Corpus::load(path, Some("train"), &config).err().unwrap()
+        );
+        assert!(!err.contains('\n'), "{err}");
+        err
+    };
+
+    let not_gzip = dir.path().join("plain.json.gz");
+    std::fs::write(&not_gzip, br#"{"train": [[[60]]]}"#).unwrap();
+    assert_eq!(
+        error(&not_gzip),
+        format!(
+            "{} is not a readable gzip file: invalid gzip header",
+            not_gzip.display()
+        )
+    );
+
+    let not_json = dir.path().join("text.json.gz");
+    std::fs::write(&not_json, gzip(b"train: C4 E4 G4\n")).unwrap();
+    let err = error(&not_json);
+    assert!(
+        err.starts_with(&format!("{} is not valid JSON: ", not_json.display())),
+        "{err}"
+    );
+
+    // Cut short: the gzip header is fine, the compressed stream ends early.
+    let truncated = dir.path().join("cut.json.gz");
+    let whole = gzip(&std::fs::read(jsb()).unwrap());
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let err = error(&truncated);
+    assert!(
+        err.starts_with(&format!(
+            "{} is not a readable gzip file: ",
+            truncated.display()
+        )),
+        "{err}"
+    );
 }
