@@ -1,5 +1,6 @@
-//! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`
-//! and the JSB Chorales piano-roll JSON (train and valid splits), plain and gzipped.
+//! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`,
+//! the JSB Chorales piano-roll JSON and the gzipped Nottingham, MuseData and Piano-midi.de
+//! piano-roll JSON (train and valid splits).
 use rnn_rbm::config::{Layout, ModelConfig};
 use rnn_rbm::corpus::Corpus;
 use std::path::Path;
@@ -131,6 +132,106 @@ fn a_folder_split_decides_on_file_names_so_an_unreadable_file_moves_nothing() {
         err.contains("\"train\" and \"valid\"") && err.contains("\"test\""),
         "{err}"
     );
+}
+
+fn bundled(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+}
+
+/// Every MIDI pitch 0..=127 as a column, so that nothing a file holds is left out.
+fn all_pitches() -> ModelConfig {
+    ModelConfig {
+        low_note: 0,
+        n_notes: 128,
+        ..ModelConfig::for_layout(Layout::Paper, None)
+    }
+}
+
+/// Sounding cells over all frames, and the lowest and highest sounding MIDI pitch.
+fn notes_and_range(corpus: &Corpus) -> (usize, u8, u8) {
+    let (mut cells, mut low, mut high) = (0, u8::MAX, 0);
+    for p in &corpus.pieces {
+        for t in 0..p.roll.steps() {
+            for c in 0..p.roll.n_notes {
+                if p.roll.is_sounding(t, c) {
+                    let pitch = p.roll.low_note + c as u8;
+                    cells += 1;
+                    low = low.min(pitch);
+                    high = high.max(pitch);
+                }
+            }
+        }
+    }
+    (cells, low, high)
+}
+
+#[test]
+fn the_benchmark_json_splits_have_the_published_piece_and_frame_counts() {
+    // (file, split, pieces, frames, sounding notes, lowest pitch, highest pitch): pieces and
+    // frames as issue 16 lists them; notes and range as the files hold them.
+    let expected = [
+        ("nottingham.json.gz", "train", 694, 176_561, 699_403, 31, 93),
+        ("nottingham.json.gz", "valid", 173, 45_513, 180_192, 34, 91),
+        ("musedata.json.gz", "train", 524, 245_202, 856_543, 21, 96),
+        ("musedata.json.gz", "valid", 135, 82_755, 287_893, 21, 100),
+        (
+            "piano-midi-de.json.gz",
+            "train",
+            87,
+            75_911,
+            231_089,
+            21,
+            108,
+        ),
+        ("piano-midi-de.json.gz", "valid", 12, 8_540, 27_623, 24, 104),
+    ];
+    let paper = ModelConfig::for_layout(Layout::Paper, None);
+    for (file, split, pieces, frames, notes, low, high) in expected {
+        let path = bundled(file);
+        let corpus = Corpus::load(&path, Some(split), &paper).unwrap();
+        assert!(
+            corpus.skipped.is_empty(),
+            "{file} {split}: {:?}",
+            corpus.skipped
+        );
+        assert_eq!(
+            (corpus.pieces.len(), corpus.vectors(&paper)),
+            (pieces, frames),
+            "{file} {split}"
+        );
+        // Every note lies on the paper layout's 88 keys: reading the file on all 128 pitches
+        // finds the same notes, none below MIDI 21 or above 108.
+        let (paper_notes, _, _) = notes_and_range(&corpus);
+        let full = Corpus::load(&path, Some(split), &all_pitches()).unwrap();
+        assert_eq!(notes_and_range(&full), (notes, low, high), "{file} {split}");
+        assert_eq!(paper_notes, notes, "{file} {split}");
+        assert!((21..=108).contains(&low) && (21..=108).contains(&high));
+    }
+}
+
+#[test]
+fn the_benchmark_files_hold_only_the_train_and_valid_splits() {
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    for file in [
+        "nottingham.json.gz",
+        "musedata.json.gz",
+        "piano-midi-de.json.gz",
+    ] {
+        let path = bundled(file);
+        let err = format!(
+            "{:#}",
+            Corpus::load(&path, Some("test"), &config).err().unwrap()
+        );
+        assert_eq!(
+            err,
+            format!(
+                "{} has no split \"test\" (it has: train, valid)",
+                path.display()
+            )
+        );
+    }
 }
 
 #[test]
