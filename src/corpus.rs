@@ -30,6 +30,9 @@ pub struct Corpus {
     pub pieces: Vec<Piece>,
     /// Files or pieces left out, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Notes of a piano-roll JSON file outside the layout's pitch range, left out of the rolls
+    /// (counted once per frame a pitch sounds in).
+    pub notes_out_of_range: usize,
 }
 
 impl Corpus {
@@ -75,6 +78,15 @@ impl Corpus {
         corpus.pieces = kept;
         for (name, why) in &corpus.skipped {
             eprintln!("warning: skipping {name}: {why}");
+        }
+        if corpus.notes_out_of_range > 0 {
+            eprintln!(
+                "warning: {} notes of {} lie outside this layout's MIDI pitches {}..={} and are left out (--layout paper keeps 21..=108)",
+                corpus.notes_out_of_range,
+                path.display(),
+                config.low_note,
+                config.low_note as usize + config.n_notes - 1
+            );
         }
         if corpus.pieces.is_empty() {
             bail!(
@@ -206,6 +218,7 @@ fn load_midi(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<C
     let mut corpus = Corpus {
         pieces: Vec::new(),
         skipped: Vec::new(),
+        notes_out_of_range: 0,
     };
     let mut bar = Progress::bar_only("loading", files.len() as u64);
     for (i, file) in files.into_iter().enumerate() {
@@ -260,7 +273,9 @@ fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
     let mut corpus = Corpus {
         pieces: Vec::new(),
         skipped: Vec::new(),
+        notes_out_of_range: 0,
     };
+    let high = config.low_note as usize + config.n_notes;
     for (i, piece) in pieces.iter().enumerate() {
         let name = format!("{}[{split}][{i}]", path.display());
         match parse_frames(piece) {
@@ -270,7 +285,14 @@ fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
                 config.low_note,
                 config.n_notes,
             ) {
-                Ok(roll) => corpus.pieces.push(Piece { name, roll }),
+                Ok(roll) => {
+                    corpus.notes_out_of_range += frames
+                        .iter()
+                        .flatten()
+                        .filter(|&&p| p < config.low_note || p as usize >= high)
+                        .count();
+                    corpus.pieces.push(Piece { name, roll })
+                }
                 Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
             },
             Err(e) => corpus.skipped.push((name, e)),

@@ -334,3 +334,27 @@ fn a_gz_file_that_is_not_gzip_or_holds_no_json_is_a_one_line_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_chorale_layout_leaves_out_the_json_notes_beyond_its_56_keys_and_counts_them() {
+    // Notes 33..=88 only: the benchmarks need --layout paper, whose 88 keys keep every note.
+    let chorale = ModelConfig::for_layout(Layout::Chorale, None);
+    let paper = ModelConfig::for_layout(Layout::Paper, None);
+    for (file, outside) in [
+        ("nottingham.json.gz", 82),
+        ("musedata.json.gz", 12_419),
+        ("piano-midi-de.json.gz", 9_429),
+    ] {
+        let path = bundled(file);
+        let corpus = Corpus::load(&path, Some("train"), &chorale).unwrap();
+        assert_eq!(corpus.notes_out_of_range, outside, "{file}");
+        let kept = notes_and_range(&corpus).0;
+        let all = notes_and_range(&Corpus::load(&path, Some("train"), &paper).unwrap()).0;
+        assert_eq!(kept + outside, all, "{file}");
+    }
+    // JSB's train split reaches MIDI 96, above the chorale layout's 88 (made for data/bach).
+    let jsb_chorale = Corpus::load(&jsb(), Some("train"), &chorale).unwrap();
+    assert_eq!(jsb_chorale.notes_out_of_range, 2_015);
+    let jsb_paper = Corpus::load(&jsb(), Some("train"), &paper).unwrap();
+    assert_eq!(jsb_paper.notes_out_of_range, 0);
+}
