@@ -1152,6 +1152,8 @@ fn nonsense_flag_values_get_a_one_line_error() {
             "1",
             "--data",
             "rolls.json",
+            "--layout",
+            "seed",
             "--no-init",
             "--out",
             "never",
