@@ -1,7 +1,7 @@
 //! Training data: a folder of MIDI files (searched recursively for `.mid`/`.midi`), one MIDI
 //! file, or a piano-roll JSON file in the Boulanger-Lewandowski format
 //! (`{"train": [piece, …], "valid": …, "test": …}`, a piece being a list of frames and a frame
-//! the list of sounding MIDI pitches).
+//! the list of sounding MIDI pitches), plain (`.json`) or gzipped (`.json.gz`, read directly).
 //!
 //! Every piece becomes a [`PianoRoll`] on the layout's grid and note range. A file that cannot
 //! be read is skipped with a warning naming it and the reason; only an empty result is an error.
@@ -14,6 +14,7 @@ use crate::midi;
 use crate::progress::Progress;
 use crate::roll::PianoRoll;
 use anyhow::{bail, Context, Result};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The default corpus, built by `scripts/setup.sh` from music21's Bach chorales.
@@ -29,6 +30,9 @@ pub struct Corpus {
     pub pieces: Vec<Piece>,
     /// Files or pieces left out, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Notes of a piano-roll JSON file outside the layout's pitch range, left out of the rolls
+    /// (counted once per frame a pitch sounds in).
+    pub notes_out_of_range: usize,
 }
 
 impl Corpus {
@@ -74,6 +78,15 @@ impl Corpus {
         corpus.pieces = kept;
         for (name, why) in &corpus.skipped {
             eprintln!("warning: skipping {name}: {why}");
+        }
+        if corpus.notes_out_of_range > 0 {
+            eprintln!(
+                "warning: {} notes of {} lie outside this layout's MIDI pitches {}..={} and are left out (--layout paper keeps 21..=108)",
+                corpus.notes_out_of_range,
+                path.display(),
+                config.low_note,
+                config.low_note as usize + config.n_notes - 1
+            );
         }
         if corpus.pieces.is_empty() {
             bail!(
@@ -124,10 +137,28 @@ impl Corpus {
     }
 }
 
-/// Whether `path` names a piano-roll JSON file (by its extension) rather than MIDI data.
+/// Whether `path` names a piano-roll JSON file (by its extension: `.json`, or `.json.gz` for
+/// one compressed with gzip) rather than MIDI data.
 pub fn is_piano_roll_json(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    let ext = |p: &Path, e: &str| p.extension().is_some_and(|x| x.eq_ignore_ascii_case(e));
+    ext(path, "json") || (ext(path, "gz") && ext(&path.with_extension(""), "json"))
+}
+
+/// The bytes of a piano-roll JSON file, decompressed when its name ends in `.gz` (a gzip file of
+/// one or more members, as `gzip` writes them).
+pub fn read_piano_roll_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let gzipped = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if !gzipped {
+        return Ok(raw);
+    }
+    let mut bytes = Vec::new();
+    flate2::read::MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{} is not a readable gzip file", path.display()))?;
+    Ok(bytes)
 }
 
 /// MIDI files under `path` (or `path` itself), sorted so that runs are reproducible.
@@ -187,6 +218,7 @@ fn load_midi(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<C
     let mut corpus = Corpus {
         pieces: Vec::new(),
         skipped: Vec::new(),
+        notes_out_of_range: 0,
     };
     let mut bar = Progress::bar_only("loading", files.len() as u64);
     for (i, file) in files.into_iter().enumerate() {
@@ -211,9 +243,8 @@ fn load_midi(path: &Path, split: Option<&str>, config: &ModelConfig) -> Result<C
 }
 
 fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let bytes = read_piano_roll_bytes(path)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(splits) = value.as_object() else {
         bail!(
@@ -242,7 +273,9 @@ fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
     let mut corpus = Corpus {
         pieces: Vec::new(),
         skipped: Vec::new(),
+        notes_out_of_range: 0,
     };
+    let high = config.low_note as usize + config.n_notes;
     for (i, piece) in pieces.iter().enumerate() {
         let name = format!("{}[{split}][{i}]", path.display());
         match parse_frames(piece) {
@@ -252,7 +285,14 @@ fn load_json(path: &Path, split: &str, config: &ModelConfig) -> Result<Corpus> {
                 config.low_note,
                 config.n_notes,
             ) {
-                Ok(roll) => corpus.pieces.push(Piece { name, roll }),
+                Ok(roll) => {
+                    corpus.notes_out_of_range += frames
+                        .iter()
+                        .flatten()
+                        .filter(|&&p| p < config.low_note || p as usize >= high)
+                        .count();
+                    corpus.pieces.push(Piece { name, roll })
+                }
                 Err(e) => corpus.skipped.push((name, format!("{e:#}"))),
             },
             Err(e) => corpus.skipped.push((name, e)),

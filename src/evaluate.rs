@@ -25,8 +25,8 @@ use std::path::PathBuf;
 pub struct EvaluateArgs {
     /// Checkpoint to evaluate; a relative path not found here is looked up in parameter_checkpoints/
     pub checkpoint: PathBuf,
-    /// A folder of MIDI files, a MIDI file, or a piano-roll JSON file [default: the checkpoint's
-    /// training corpus]
+    /// A folder of MIDI files, a MIDI file, or a piano-roll JSON file (.json or .json.gz)
+    /// [default: the checkpoint's training corpus]
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// The split of a piano-roll JSON file [default: valid for JSON files]

@@ -16,8 +16,8 @@ pub struct StatsArgs {
     /// Generated MIDI files, or folders searched for .mid/.midi files
     #[arg(required = true)]
     pub generated: Vec<PathBuf>,
-    /// The reference: a folder of MIDI files, a MIDI file, or a piano-roll JSON file (whose frames
-    /// are taken as quarter notes)
+    /// The reference: a folder of MIDI files, a MIDI file, or a piano-roll JSON file (.json or
+    /// .json.gz, whose frames are taken as quarter notes)
     #[arg(long, default_value = corpus::DEFAULT_DATA)]
     pub reference: PathBuf,
     /// The split of the reference: of a piano-roll JSON file [default: train], or of a MIDI folder

@@ -29,8 +29,9 @@ use tch::{nn, Device, Kind, Tensor};
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
     /// Training data: a folder of MIDI files (searched recursively for .mid/.midi), one MIDI file,
-    /// or a piano-roll JSON file ({train, valid, test}) [default: data/bach, the Bach chorales
-    /// built by scripts/setup.sh; when resuming: the checkpoint's corpus]
+    /// or a piano-roll JSON file ({train, valid, test}; .json or gzipped .json.gz) [default:
+    /// data/bach, the Bach chorales built by scripts/setup.sh; when resuming: the checkpoint's
+    /// corpus]
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// The split to learn from: of a piano-roll JSON file [default: train], or of a MIDI folder,
@@ -503,7 +504,7 @@ fn set_validation(
             && !is_piano_roll_json(data_path)
             && !data_path.is_dir()
         {
-            bail!("--valid-split names a split of a piano-roll JSON file or a MIDI folder: give --data FILE.json or DIR (or --valid FILE)");
+            bail!("--valid-split names a split of a piano-roll JSON file or a MIDI folder: give --data FILE.json[.gz] or DIR (or --valid FILE)");
         }
         params.validation = Some(Validation::new(path.display().to_string(), valid_split));
     }

@@ -1,5 +1,6 @@
-//! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`
-//! and the JSB Chorales piano-roll JSON (train and valid splits).
+//! The bundled corpora, loaded as training data: the Bach chorales built by `scripts/setup.sh`,
+//! the JSB Chorales piano-roll JSON and the gzipped Nottingham, MuseData and Piano-midi.de
+//! piano-roll JSON (train and valid splits).
 use rnn_rbm::config::{Layout, ModelConfig};
 use rnn_rbm::corpus::Corpus;
 use std::path::Path;
@@ -131,4 +132,229 @@ fn a_folder_split_decides_on_file_names_so_an_unreadable_file_moves_nothing() {
         err.contains("\"train\" and \"valid\"") && err.contains("\"test\""),
         "{err}"
     );
+}
+
+fn bundled(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
+}
+
+/// Every MIDI pitch 0..=127 as a column, so that nothing a file holds is left out.
+fn all_pitches() -> ModelConfig {
+    ModelConfig {
+        low_note: 0,
+        n_notes: 128,
+        ..ModelConfig::for_layout(Layout::Paper, None)
+    }
+}
+
+/// Sounding cells over all frames, and the lowest and highest sounding MIDI pitch.
+fn notes_and_range(corpus: &Corpus) -> (usize, u8, u8) {
+    let (mut cells, mut low, mut high) = (0, u8::MAX, 0);
+    for p in &corpus.pieces {
+        for t in 0..p.roll.steps() {
+            for c in 0..p.roll.n_notes {
+                if p.roll.is_sounding(t, c) {
+                    let pitch = p.roll.low_note + c as u8;
+                    cells += 1;
+                    low = low.min(pitch);
+                    high = high.max(pitch);
+                }
+            }
+        }
+    }
+    (cells, low, high)
+}
+
+#[test]
+fn the_benchmark_json_splits_have_the_published_piece_and_frame_counts() {
+    // (file, split, pieces, frames, sounding notes, lowest pitch, highest pitch): pieces and
+    // frames as issue 16 lists them; notes and range as the files hold them.
+    let expected = [
+        ("nottingham.json.gz", "train", 694, 176_561, 699_403, 31, 93),
+        ("nottingham.json.gz", "valid", 173, 45_513, 180_192, 34, 91),
+        ("musedata.json.gz", "train", 524, 245_202, 856_543, 21, 96),
+        ("musedata.json.gz", "valid", 135, 82_755, 287_893, 21, 100),
+        (
+            "piano-midi-de.json.gz",
+            "train",
+            87,
+            75_911,
+            231_089,
+            21,
+            108,
+        ),
+        ("piano-midi-de.json.gz", "valid", 12, 8_540, 27_623, 24, 104),
+    ];
+    let paper = ModelConfig::for_layout(Layout::Paper, None);
+    for (file, split, pieces, frames, notes, low, high) in expected {
+        let path = bundled(file);
+        let corpus = Corpus::load(&path, Some(split), &paper).unwrap();
+        assert!(
+            corpus.skipped.is_empty(),
+            "{file} {split}: {:?}",
+            corpus.skipped
+        );
+        assert_eq!(
+            (corpus.pieces.len(), corpus.vectors(&paper)),
+            (pieces, frames),
+            "{file} {split}"
+        );
+        // Every note lies on the paper layout's 88 keys: reading the file on all 128 pitches
+        // finds the same notes, none below MIDI 21 or above 108.
+        let (paper_notes, _, _) = notes_and_range(&corpus);
+        let full = Corpus::load(&path, Some(split), &all_pitches()).unwrap();
+        assert_eq!(notes_and_range(&full), (notes, low, high), "{file} {split}");
+        assert_eq!(paper_notes, notes, "{file} {split}");
+        assert!((21..=108).contains(&low) && (21..=108).contains(&high));
+    }
+}
+
+#[test]
+fn the_benchmark_files_hold_only_the_train_and_valid_splits() {
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    for file in [
+        "nottingham.json.gz",
+        "musedata.json.gz",
+        "piano-midi-de.json.gz",
+    ] {
+        let path = bundled(file);
+        let err = format!(
+            "{:#}",
+            Corpus::load(&path, Some("test"), &config).err().unwrap()
+        );
+        assert_eq!(
+            err,
+            format!(
+                "{} has no split \"test\" (it has: train, valid)",
+                path.display()
+            )
+        );
+    }
+}
+
+#[test]
+fn piano_roll_json_is_recognised_plain_or_gzipped_by_its_name() {
+    use rnn_rbm::corpus::is_piano_roll_json;
+    for yes in ["a.json", "d/a.JSON", "a.json.gz", "d/a.Json.GZ"] {
+        assert!(is_piano_roll_json(Path::new(yes)), "{yes}");
+    }
+    for no in [
+        "a.gz",
+        "a.mid",
+        "a.mid.gz",
+        "a.json.zip",
+        "json.gz",
+        "a.jsonl",
+    ] {
+        assert!(!is_piano_roll_json(Path::new(no)), "{no}");
+    }
+}
+
+/// `bytes` compressed as one gzip member, as `gzip -9` writes it.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn a_gzipped_piano_roll_json_reads_exactly_like_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(jsb()).unwrap();
+    let gz = dir.path().join("jsb.json.gz");
+    std::fs::write(&gz, gzip(&text)).unwrap();
+    // Two gzip members one after the other (as `cat a.gz b.gz` makes) read as their concatenation.
+    let two = dir.path().join("two-members.JSON.GZ");
+    let (head, tail) = text.split_at(text.len() / 2);
+    std::fs::write(&two, [gzip(head), gzip(tail)].concat()).unwrap();
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    for split in ["train", "valid"] {
+        let plain = Corpus::load(&jsb(), Some(split), &config).unwrap();
+        for zipped_path in [&gz, &two] {
+            let zipped = Corpus::load(zipped_path, Some(split), &config).unwrap();
+            assert_eq!(zipped.pieces.len(), plain.pieces.len());
+            for (i, (z, p)) in zipped.pieces.iter().zip(&plain.pieces).enumerate() {
+                assert_eq!(z.roll, p.roll, "{split}[{i}]");
+                assert_eq!(z.name, format!("{}[{split}][{i}]", zipped_path.display()));
+            }
+        }
+    }
+    // No --split: a gzipped file is a piano-roll JSON too, read from its train split.
+    let default = Corpus::load(&gz, None, &config).unwrap();
+    assert_eq!(
+        (default.pieces.len(), default.vectors(&config)),
+        (229, 13_807)
+    );
+}
+
+#[test]
+fn a_gz_file_that_is_not_gzip_or_holds_no_json_is_a_one_line_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ModelConfig::for_layout(Layout::Paper, None);
+    let error = |path: &Path| -> String {
+        let err = format!(
+            "{:#}",
+            Corpus::load(path, Some("train"), &config).err().unwrap()
+        );
+        assert!(!err.contains('\n'), "{err}");
+        err
+    };
+
+    let not_gzip = dir.path().join("plain.json.gz");
+    std::fs::write(&not_gzip, br#"{"train": [[[60]]]}"#).unwrap();
+    assert_eq!(
+        error(&not_gzip),
+        format!(
+            "{} is not a readable gzip file: invalid gzip header",
+            not_gzip.display()
+        )
+    );
+
+    let not_json = dir.path().join("text.json.gz");
+    std::fs::write(&not_json, gzip(b"train: C4 E4 G4\n")).unwrap();
+    let err = error(&not_json);
+    assert!(
+        err.starts_with(&format!("{} is not valid JSON: ", not_json.display())),
+        "{err}"
+    );
+
+    // Cut short: the gzip header is fine, the compressed stream ends early.
+    let truncated = dir.path().join("cut.json.gz");
+    let whole = gzip(&std::fs::read(jsb()).unwrap());
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let err = error(&truncated);
+    assert!(
+        err.starts_with(&format!(
+            "{} is not a readable gzip file: ",
+            truncated.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_chorale_layout_leaves_out_the_json_notes_beyond_its_56_keys_and_counts_them() {
+    // Notes 33..=88 only: the benchmarks need --layout paper, whose 88 keys keep every note.
+    let chorale = ModelConfig::for_layout(Layout::Chorale, None);
+    let paper = ModelConfig::for_layout(Layout::Paper, None);
+    for (file, outside) in [
+        ("nottingham.json.gz", 82),
+        ("musedata.json.gz", 12_419),
+        ("piano-midi-de.json.gz", 9_429),
+    ] {
+        let path = bundled(file);
+        let corpus = Corpus::load(&path, Some("train"), &chorale).unwrap();
+        assert_eq!(corpus.notes_out_of_range, outside, "{file}");
+        let kept = notes_and_range(&corpus).0;
+        let all = notes_and_range(&Corpus::load(&path, Some("train"), &paper).unwrap()).0;
+        assert_eq!(kept + outside, all, "{file}");
+    }
+    // JSB's train split reaches MIDI 96, above the chorale layout's 88 (made for data/bach).
+    let jsb_chorale = Corpus::load(&jsb(), Some("train"), &chorale).unwrap();
+    assert_eq!(jsb_chorale.notes_out_of_range, 2_015);
+    let jsb_paper = Corpus::load(&jsb(), Some("train"), &paper).unwrap();
+    assert_eq!(jsb_paper.notes_out_of_range, 0);
 }
