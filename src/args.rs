@@ -1,5 +1,6 @@
 //! Flags that several commands share, declared once and flattened into each command's flags.
 use crate::config::ModelConfig;
+use crate::device::{self, DeviceArg};
 use crate::model::rnn_rbm::{default_sampler, GibbsStart};
 
 /// How every visible vector is sampled: `generate`, `harmonize` and `infill`.
@@ -34,5 +35,23 @@ impl SamplerArgs {
             self.chain_start.unwrap_or(start),
             self.gibbs.unwrap_or(gibbs),
         ))
+    }
+}
+
+/// Where to compute: every command that runs the model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ComputeArgs {
+    /// Where to compute: CUDA when available (auto), the CPU, or CUDA
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceArg,
+    /// CPU threads for libtorch [default: libtorch's choice; give 1 on a shared machine]
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+impl ComputeArgs {
+    /// The device, with libtorch's thread count set ([`device::select`]).
+    pub fn select(&self) -> anyhow::Result<tch::Device> {
+        device::select(self.device, self.threads)
     }
 }

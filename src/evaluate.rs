@@ -15,7 +15,6 @@
 use crate::checkpoint::load_model;
 use crate::corpus::is_piano_roll_json;
 use crate::data::TrainingData;
-use crate::device::{self, DeviceArg};
 pub use crate::model::likelihood::{evaluate, EvalOptions, Evaluation};
 use crate::progress::Progress;
 use anyhow::{bail, Result};
@@ -58,10 +57,8 @@ pub struct EvaluateArgs {
     pub gibbs: i64,
     #[arg(long, default_value_t = 1234)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
-    #[arg(long)]
-    pub threads: Option<i32>,
+    #[command(flatten)]
+    pub compute: crate::args::ComputeArgs,
 }
 
 /// Progress of every stage on stderr (a bar on a terminal, a line per tenth otherwise).
@@ -86,7 +83,7 @@ pub fn progress_reporter() -> impl FnMut(&str, i64, i64) {
 }
 
 pub fn run(args: EvaluateArgs) -> Result<()> {
-    let device = device::select(args.device, args.threads)?;
+    let device = args.compute.select()?;
     if args.chains < 2 || args.temperatures < 1 || args.acc_samples < 1 {
         bail!("--chains must be at least 2, --temperatures and --acc-samples at least 1");
     }

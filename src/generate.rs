@@ -10,7 +10,6 @@ use crate::config::ModelConfig;
 use crate::corpus::Corpus;
 use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
-use crate::device::{self, DeviceArg};
 use crate::draw as plot;
 use crate::midi;
 use crate::model::RnnRbm;
@@ -77,10 +76,8 @@ pub struct GenerateArgs {
     /// SoundFont for --wav [default: $RNN_RBM_SOUNDFONT, else Debian's sf_GMbank.sf2]
     #[arg(long)]
     pub soundfont: Option<PathBuf>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
-    #[arg(long)]
-    pub threads: Option<i32>,
+    #[command(flatten)]
+    pub compute: crate::args::ComputeArgs,
 }
 
 pub use crate::model::rnn_rbm::default_sampler;
@@ -213,7 +210,7 @@ fn command_line() -> String {
 /// `args.out`, calling `progress(vectors_done, vectors_total)` as it composes.
 pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Composition> {
     check_args(args)?;
-    let device = device::select(args.device, args.threads)?;
+    let device = args.compute.select()?;
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     // Load the SoundFont before composing, so a missing one fails fast.

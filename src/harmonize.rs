@@ -12,7 +12,6 @@ use crate::checkpoint::load_model;
 use crate::config::ModelConfig;
 use crate::data::{frames_to_roll, read_roll, rescale_meta, roll_to_frames};
 use crate::device::seed_or_clock;
-use crate::device::{self, DeviceArg};
 use crate::midi::{self, Song};
 use crate::model::clamped::Clamp;
 use crate::model::likelihood::{continuation_nll, RANKING_CHAINS, RANKING_TEMPERATURES};
@@ -53,10 +52,8 @@ pub struct HarmonizeArgs {
     /// Velocity of the harmony's notes (the melody keeps its own)
     #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
-    #[arg(long)]
-    pub threads: Option<i32>,
+    #[command(flatten)]
+    pub compute: crate::args::ComputeArgs,
 }
 
 /// The top sounding note of every step of `roll`, with its onsets.
@@ -201,7 +198,7 @@ pub fn harmonize(
     args: &HarmonizeArgs,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Harmonised>, u64)> {
-    let device = device::select(args.device, args.threads)?;
+    let device = args.compute.select()?;
     if args.count == 0 || args.best_of == 0 {
         bail!("--count and --best-of must be at least 1");
     }

@@ -13,7 +13,6 @@ use crate::checkpoint::load_model;
 use crate::config::ModelConfig;
 use crate::data::{frames_to_roll, read_roll, roll_to_frames};
 use crate::device::seed_or_clock;
-use crate::device::{self, DeviceArg};
 use crate::midi::{self, Note, Song};
 use crate::model::clamped::Clamp;
 use crate::model::likelihood::{continuation_nll, RANKING_CHAINS, RANKING_TEMPERATURES};
@@ -57,10 +56,8 @@ pub struct InfillArgs {
     /// Velocity of the new notes [default: the input's median]
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: Option<u8>,
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
-    #[arg(long)]
-    pub threads: Option<i32>,
+    #[command(flatten)]
+    pub compute: crate::args::ComputeArgs,
 }
 
 /// What [`infill`] wrote.
@@ -92,7 +89,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
 /// Composes the gap of `args` and writes `args.out`, calling `progress(vectors_done,
 /// vectors_total)` as it composes the candidates.
 pub fn infill(args: &InfillArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Infilled> {
-    let device = device::select(args.device, args.threads)?;
+    let device = args.compute.select()?;
     if args.from == 0 || args.to < args.from {
         bail!("--from and --to are bar numbers from 1, with --from ≤ --to");
     }

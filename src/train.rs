@@ -11,7 +11,6 @@ use crate::checkpoint::{self, Sidecar, Stage, TrainParams, Validation};
 use crate::config::{Layout, ModelConfig, DEFAULT_LAYOUT};
 use crate::corpus::{is_piano_roll_json, DEFAULT_DATA};
 use crate::data::{pad_batch, TrainingData};
-use crate::device::{self, DeviceArg};
 use crate::draw as plot;
 use crate::interrupt::{self, Interrupted};
 use crate::model::likelihood::{evaluate, EvalOptions};
@@ -65,12 +64,8 @@ pub struct ModelArgs {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Where to compute
-    #[arg(long, value_enum, default_value = "auto")]
-    pub device: DeviceArg,
-    /// CPU threads for libtorch [default: libtorch's choice]
-    #[arg(long)]
-    pub threads: Option<i32>,
+    #[command(flatten)]
+    pub compute: crate::args::ComputeArgs,
     /// Random seed (data order, initial weights, Gibbs sampling) [default: 1234]
     #[arg(long)]
     pub seed: Option<u64>,
@@ -326,7 +321,7 @@ fn pretrain_and_save(
 
 /// `rnn-rbm init`.
 pub fn run_init(args: InitArgs) -> Result<()> {
-    let device = device::select(args.run.device, args.run.threads)?;
+    let device = args.run.compute.select()?;
     let config = model_config(&args.model);
     let mut params = TrainParams::for_layout(config.layout);
     params.seed = args.run.seed.unwrap_or(params.seed);
@@ -519,7 +514,7 @@ fn set_validation(
 /// `rnn-rbm train`: the set-up, then each epoch ([`Run::train_epoch`]) followed by its
 /// validation and checkpoints ([`Run::after_epoch`]), then the end ([`Run::finish`]).
 pub fn run_train(args: TrainArgs) -> Result<()> {
-    let device = device::select(args.run.device, args.run.threads)?;
+    let device = args.run.compute.select()?;
     if args.save_every == 0 {
         bail!("--save-every must be at least 1");
     }
