@@ -2,6 +2,7 @@
 use crate::config::ModelConfig;
 use crate::device::{self, DeviceArg};
 use crate::model::rnn_rbm::{default_sampler, GibbsStart};
+use crate::threads::Threads;
 
 /// How every visible vector is sampled: `generate`, `harmonize` and `infill`.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -44,14 +45,17 @@ pub struct ComputeArgs {
     /// Where to compute: CUDA when available (auto), the CPU, or CUDA
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceArg,
-    /// CPU threads for libtorch [default: libtorch's choice; give 1 on a shared machine]
+    /// CPU threads for libtorch [default: every core, fewer while other processes keep cores
+    /// busy, looked at again every epoch; give a number for a bit-for-bit repeatable run]
     #[arg(long)]
     pub threads: Option<i32>,
 }
 
 impl ComputeArgs {
-    /// The device, with libtorch's thread count set ([`device::select`]).
-    pub fn select(&self) -> anyhow::Result<tch::Device> {
-        device::select(self.device, self.threads)
+    /// The device ([`device::select`]) and libtorch's thread count ([`Threads`]: `--threads`,
+    /// else chosen by the load and adapted with [`Threads::adapt`]).
+    pub fn select(&self) -> anyhow::Result<(tch::Device, Threads)> {
+        let threads = Threads::new(self.threads)?;
+        Ok((device::select(self.device)?, threads))
     }
 }

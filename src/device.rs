@@ -1,4 +1,4 @@
-//! `--device`, `--threads`, and the seed a run starts from.
+//! `--device`, and the seed a run starts from.
 use anyhow::{bail, Result};
 use tch::Device;
 
@@ -10,14 +10,8 @@ pub enum DeviceArg {
     Cuda,
 }
 
-/// The device to run on; also sets libtorch's CPU thread count when `threads` is given.
-pub fn select(arg: DeviceArg, threads: Option<i32>) -> Result<Device> {
-    if let Some(n) = threads {
-        if n < 1 {
-            bail!("--threads must be at least 1");
-        }
-        tch::set_num_threads(n);
-    }
+/// The device to run on (libtorch's CPU threads are [`crate::threads`]'s).
+pub fn select(arg: DeviceArg) -> Result<Device> {
     Ok(match arg {
         DeviceArg::Cpu => Device::Cpu,
         DeviceArg::Auto => Device::cuda_if_available(),

@@ -83,7 +83,7 @@ pub fn progress_reporter() -> impl FnMut(&str, i64, i64) {
 }
 
 pub fn run(args: EvaluateArgs) -> Result<()> {
-    let device = args.compute.select()?;
+    let (device, mut threads) = args.compute.select()?;
     if args.chains < 2 || args.temperatures < 1 || args.acc_samples < 1 {
         bail!("--chains must be at least 2, --temperatures and --acc-samples at least 1");
     }
@@ -113,12 +113,16 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         max_rows: 1 << 14,
         raise: !args.no_raise,
     };
+    let mut report = progress_reporter();
     let result = evaluate(
         &loaded.model,
         &config,
         &data.pieces,
         &opts,
-        &mut progress_reporter(),
+        &mut |stage, done, total| {
+            threads.adapt();
+            report(stage, done, total)
+        },
     );
     let mut json = serde_json::to_value(&result)?;
     json["checkpoint"] = loaded.path.display().to_string().into();

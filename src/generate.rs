@@ -210,7 +210,7 @@ fn command_line() -> String {
 /// `args.out`, calling `progress(vectors_done, vectors_total)` as it composes.
 pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Composition> {
     check_args(args)?;
-    let device = args.compute.select()?;
+    let (device, _threads) = args.compute.select()?;
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     // Load the SoundFont before composing, so a missing one fails fast.

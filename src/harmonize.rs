@@ -198,7 +198,7 @@ pub fn harmonize(
     args: &HarmonizeArgs,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<(Vec<Harmonised>, u64)> {
-    let device = args.compute.select()?;
+    let (device, _threads) = args.compute.select()?;
     if args.count == 0 || args.best_of == 0 {
         bail!("--count and --best-of must be at least 1");
     }

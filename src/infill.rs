@@ -89,7 +89,7 @@ pub fn run(args: InfillArgs) -> Result<()> {
 /// Composes the gap of `args` and writes `args.out`, calling `progress(vectors_done,
 /// vectors_total)` as it composes the candidates.
 pub fn infill(args: &InfillArgs, progress: &mut dyn FnMut(usize, usize)) -> Result<Infilled> {
-    let device = args.compute.select()?;
+    let (device, _threads) = args.compute.select()?;
     if args.from == 0 || args.to < args.from {
         bail!("--from and --to are bar numbers from 1, with --from ≤ --to");
     }

@@ -44,4 +44,5 @@ pub mod roll;
 pub mod serve;
 pub mod stats;
 pub mod style;
+pub mod threads;
 pub mod train;

@@ -17,6 +17,7 @@ use crate::model::likelihood::{evaluate, EvalOptions};
 use crate::model::rnn_rbm::{RnnRbm, RBM_PARAM_NAMES};
 use crate::optim::{Optimizer, OptimizerKind};
 use crate::progress::Progress;
+use crate::threads::Threads;
 use anyhow::{bail, Context, Result};
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
 use serde_json::json;
@@ -321,7 +322,7 @@ fn pretrain_and_save(
 
 /// `rnn-rbm init`.
 pub fn run_init(args: InitArgs) -> Result<()> {
-    let device = args.run.compute.select()?;
+    let (device, _threads) = args.run.compute.select()?;
     let config = model_config(&args.model);
     let mut params = TrainParams::for_layout(config.layout);
     params.seed = args.run.seed.unwrap_or(params.seed);
@@ -514,7 +515,7 @@ fn set_validation(
 /// `rnn-rbm train`: the set-up, then each epoch ([`Run::train_epoch`]) followed by its
 /// validation and checkpoints ([`Run::after_epoch`]), then the end ([`Run::finish`]).
 pub fn run_train(args: TrainArgs) -> Result<()> {
-    let device = args.run.compute.select()?;
+    let (device, threads) = args.run.compute.select()?;
     if args.save_every == 0 {
         bail!("--save-every must be at least 1");
     }
@@ -567,7 +568,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let mut run = Run::start(&plan, &data, valid, args.epochs, args.save_every)?;
+    let mut run = Run::start(&plan, &data, valid, args.epochs, args.save_every, threads)?;
     eprintln!(
         "training epochs {}..{} : {} chunks of ≤{} vectors, {} per update, {:?} lr {} k {}",
         start_epoch + 1,
@@ -609,6 +610,8 @@ struct Run<'a> {
     /// The state after the last finished epoch when it was not saved: what Ctrl-C saves.
     unsaved: Option<UnsavedEpoch>,
     started: Instant,
+    /// libtorch's thread count, looked at again after every epoch unless `--threads` fixed it.
+    threads: Threads,
 }
 
 impl<'a> Run<'a> {
@@ -620,6 +623,7 @@ impl<'a> Run<'a> {
         valid: Option<TrainingData>,
         epochs: usize,
         save_every: usize,
+        threads: Threads,
     ) -> Result<Self> {
         let out = &plan.out;
         let resuming = plan.resumed.is_some();
@@ -660,6 +664,7 @@ impl<'a> Run<'a> {
             last_saved: plan.resumed.as_ref().map(|(p, _, _)| p.clone()),
             unsaved: None,
             started: Instant::now(),
+            threads,
         })
     }
 
@@ -733,6 +738,12 @@ impl<'a> Run<'a> {
             "seconds": seconds,
             "lr": opt.lr,
         });
+        if let Some(n) = self.threads.current() {
+            record["threads"] = n.into();
+        }
+        if let Some((n, others)) = self.threads.adapt() {
+            eprintln!("  threads: {n} from now on (other processes kept {others:.1} cores busy)");
+        }
         let valid_nll = self.validate(epoch, model, &mut record);
         record["elapsed"] = self.started.elapsed().as_secs_f64().into();
         writeln!(self.metrics, "{record}")
