@@ -19,7 +19,8 @@
 //! Each of `C` chains per frame starts with an exact sample of `p_0`, and for `β_1 < … < β_K = 1`
 //! adds `log p*_βk(v) − log p*_βk−1(v)` to its log-weight, then takes one Gibbs step of the RBM at
 //! `β_k`. Then `log Ẑ = log Z_0 + log mean_c exp(w_c)`. Frames and chains are flattened into one
-//! batch of `F·C` rows, so every step is two matrix products. The effective sample size
+//! batch of `F·C` rows, so every step is two matrix products (`v W`, shared by the weight and the
+//! next Gibbs step, and `h Wᵀ`). The effective sample size
 //! `(Σ w)² / Σ w²` says how far each estimate can be trusted.
 use super::rbm::{bernoulli, softplus};
 use tch::Tensor;
@@ -124,13 +125,14 @@ fn anneal(
                 + softplus(&(x * b)).sum_dim_intlist(-1, false, kind)
                 - softplus(&(x * a)).sum_dim_intlist(-1, false, kind)
         };
-        // One Gibbs sweep v → h → v of the RBM at inverse temperature β.
-        let gibbs = |v: &Tensor, beta: f64| {
-            let x = v.matmul(w) + &bh_rows;
+        // One Gibbs sweep v → h → v of the RBM at inverse temperature β, from `x = v W + bh`
+        // (which the weights have already needed: every step reuses it, two products a step).
+        let gibbs = |x: &Tensor, beta: f64| {
             let h = bernoulli(&(x * beta).sigmoid());
             let visible_bias = &ba_rows + &bias_gap * beta;
             bernoulli(&(h.matmul(&w.tr()) * beta + visible_bias).sigmoid())
         };
+        let hidden_input = |v: &Tensor| v.matmul(w) + &bh_rows;
         let mut log_w = Tensor::zeros([frames * chains], (kind, w.device()));
         let betas: Vec<f64> = std::iter::once(0.0)
             .chain(schedule(opts.temperatures))
@@ -138,11 +140,12 @@ fn anneal(
         match direction {
             Direction::Forward => {
                 let mut v = bernoulli(&ba_rows.sigmoid());
+                let mut x = hidden_input(&v);
                 for k in 1..betas.len() {
-                    let x = v.matmul(w) + &bh_rows;
                     log_w += step_weight(&v, &x, betas[k - 1], betas[k]);
                     if k + 1 < betas.len() {
-                        v = gibbs(&v, betas[k]);
+                        v = gibbs(&x, betas[k]);
+                        x = hidden_input(&v);
                     }
                 }
             }
@@ -151,9 +154,10 @@ fn anneal(
                 let mut v = v_data
                     .to_kind(kind)
                     .repeat_interleave_self_int(chains, 0, None);
+                let mut x = hidden_input(&v);
                 for k in (1..betas.len()).rev() {
-                    v = gibbs(&v, betas[k]);
-                    let x = v.matmul(w) + &bh_rows;
+                    v = gibbs(&x, betas[k]);
+                    x = hidden_input(&v);
                     log_w -= step_weight(&v, &x, betas[k - 1], betas[k]);
                 }
             }
