@@ -110,7 +110,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         refine_below: args.refine_below,
         acc_samples: args.acc_samples,
         gibbs: args.gibbs,
-        max_rows: 1 << 14,
+        max_rows: crate::model::likelihood::MAX_ROWS,
         raise: !args.no_raise,
     };
     let mut report = progress_reporter();

@@ -806,7 +806,7 @@ impl<'a> Run<'a> {
             refine_below: 0.0,
             acc_samples: 1,
             gibbs: 25,
-            max_rows: 1 << 14,
+            max_rows: crate::model::likelihood::MAX_ROWS,
             raise: true,
         };
         let e = evaluate(

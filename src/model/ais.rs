@@ -122,8 +122,8 @@ fn anneal(
         // log p*_b(v) − log p*_a(v) for the current rows.
         let step_weight = |v: &Tensor, x: &Tensor, a: f64, b: f64| {
             (v * &bias_gap).sum_dim_intlist(-1, false, kind) * (b - a)
-                + softplus(&(x * b)).sum_dim_intlist(-1, false, kind)
-                - softplus(&(x * a)).sum_dim_intlist(-1, false, kind)
+                + (x * b).softplus().sum_dim_intlist(-1, false, kind)
+                - (x * a).softplus().sum_dim_intlist(-1, false, kind)
         };
         // One Gibbs sweep v → h → v of the RBM at inverse temperature β, from `x = v W + bh`
         // (which the weights have already needed: every step reuses it, two products a step).

@@ -22,6 +22,11 @@ use serde::Serialize;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
+/// Rows (frames × chains) per AIS batch. Small enough that a batch's hidden activations stay
+/// in the CPU's cache between the dozen element-wise passes of a step: at 2¹¹ rows the JSB
+/// evaluation ran 1.3–1.5× faster than at 2¹⁴ (docs/BENCHMARKS.md, "Evaluation").
+pub const MAX_ROWS: i64 = 1 << 11;
+
 /// How to evaluate.
 #[derive(Clone, Debug)]
 pub struct EvalOptions {
@@ -32,7 +37,7 @@ pub struct EvalOptions {
     pub refine_below: f64,
     pub acc_samples: i64,
     pub gibbs: i64,
-    /// Rows (frames × chains) per AIS batch: bounds memory.
+    /// Rows (frames × chains) per AIS batch: bounds memory ([`MAX_ROWS`]).
     pub max_rows: i64,
     /// Also estimate every `log Z_t` by RAISE, for a conservative figure (twice the time).
     pub raise: bool,
@@ -374,7 +379,7 @@ pub fn continuation_nll(
         refine_below: 0.1,
         acc_samples: 1,
         gibbs: 1,
-        max_rows: 1 << 14,
+        max_rows: MAX_ROWS,
         raise: false,
     };
     let (est, _) = estimate_with_refinement(model, &f, forward_ais, "", &opts, &mut |_, _, _| {});
