@@ -63,10 +63,11 @@ fn check_piece(server: &Server, piece: &Value) -> midi::Song {
 }
 
 /// Runs the command a result shows (with this build as `rnn-rbm`) and checks that it makes the
-/// same files, byte for byte.
-fn check_command_reproduces(command: &str, files: &[&Path]) {
+/// same files `names` in `dir`, byte for byte.
+fn check_command_reproduces(command: &str, dir: &Path, names: &[&str]) {
+    let files: Vec<_> = names.iter().map(|n| dir.join(n)).collect();
     let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
-    for f in files {
+    for f in &files {
         std::fs::remove_file(f).unwrap();
     }
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_rnn-rbm")).parent().unwrap();
@@ -162,13 +163,10 @@ fn compose_and_harmonise_give_music_audio_and_pictures_with_the_melody_on_top() 
         .unwrap()
         .path()
         .join(format!("job-{}", view["id"]));
-    let files: Vec<_> = ["best_seed5_0.mid", "best_seed5_0.wav", "best_seed5_1.png"]
-        .iter()
-        .map(|f| job_dir.join(f))
-        .collect();
     check_command_reproduces(
         command,
-        &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
+        &job_dir,
+        &["best_seed5_0.mid", "best_seed5_0.wav", "best_seed5_1.png"],
     );
 
     // Harmonise the grid's melody, then an uploaded MIDI file.
@@ -197,10 +195,10 @@ fn compose_and_harmonise_give_music_audio_and_pictures_with_the_melody_on_top() 
         );
         let command = result["command"].as_str().unwrap();
         let dir = job_dir.with_file_name(format!("job-{}", view["id"]));
-        let files = ["harmony.mid", "harmony.wav", "harmony.png"].map(|f| dir.join(f));
         check_command_reproduces(
             command,
-            &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
+            &dir,
+            &["harmony.mid", "harmony.wav", "harmony.png"],
         );
     }
 }
@@ -435,10 +433,10 @@ fn continue_keeps_the_primer_and_infill_keeps_everything_outside_the_gap() {
         .unwrap()
         .path();
     let dir = run_dir.join(format!("job-{}", view["id"]));
-    let files = ["best_seed4_0.mid", "best_seed4_0.wav", "best_seed4_0.png"].map(|f| dir.join(f));
     check_command_reproduces(
         command,
-        &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
+        &dir,
+        &["best_seed4_0.mid", "best_seed4_0.wav", "best_seed4_0.png"],
     );
 
     // Bars 2–3 of the four composed anew; bars 1 and 4 kept note for note.
@@ -486,11 +484,7 @@ fn continue_keeps_the_primer_and_infill_keeps_everything_outside_the_gap() {
     );
     let command = result["command"].as_str().unwrap();
     let dir = run_dir.join(format!("job-{}", view["id"]));
-    let files = ["filled.mid", "filled.wav", "filled.png"].map(|f| dir.join(f));
-    check_command_reproduces(
-        command,
-        &files.iter().map(|f| f.as_path()).collect::<Vec<_>>(),
-    );
+    check_command_reproduces(command, &dir, &["filled.mid", "filled.wav", "filled.png"]);
 
     // Bars beyond the music, and a gap too long, are refused.
     for query in ["from=9&to=9", "from=3&to=2", "from=1&to=40", "from=0&to=1"] {
