@@ -31,11 +31,12 @@ pub struct EvaluateArgs {
     /// The split of a piano-roll JSON file [default: valid for JSON files]
     #[arg(long)]
     pub split: Option<String>,
-    /// AIS chains per frame
-    #[arg(long, default_value_t = 50)]
+    /// AIS chains per frame (a long path with few chains beat a short one with many at equal
+    /// cost: docs/BENCHMARKS.md, "The fused AIS kernel")
+    #[arg(long, default_value_t = 16)]
     pub chains: i64,
     /// AIS intermediate distributions
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, default_value_t = 1000)]
     pub temperatures: usize,
     /// Gibbs sweeps per chain that fit the AIS base distribution to each frame's RBM, from
     /// chains started at the previous frame (never the frame being scored, which RAISE must not

@@ -185,3 +185,75 @@ fn with_too_few_temperatures_ais_errs_low_and_raise_errs_high() {
     assert!(low < -0.1, "AIS mean error {low}");
     assert!(high > 0.1, "RAISE mean error {high}");
 }
+
+/// `frames` RBMs the size of the JSB model's (88 visible, 300 hidden), too large to enumerate,
+/// with sparse frames as in a piano roll: the data vectors RAISE starts from, and the previous
+/// frames the base is fitted from.
+fn jsb_sized(seed: i64, frames: i64) -> (Tensor, Tensor, Tensor, Tensor, Tensor) {
+    let (w, bv, bh) = rbms(seed, 88, 300, frames, 0.15, -3.0, 1.0);
+    let v = samples(&w, &bv, &bh);
+    let prev = samples(&w, &bv, &bh);
+    (w, bv, bh, v, prev)
+}
+
+fn mean_log_z(est: &ais::AisEstimate) -> (f64, f64) {
+    let n = est.log_z.size()[0] as f64;
+    let mean = est.log_z.mean(Kind::Double).double_value(&[]);
+    let se = est.log_z_var.sum(Kind::Double).double_value(&[]).sqrt() / n;
+    (mean, se)
+}
+
+#[test]
+fn the_fused_cpu_kernel_agrees_with_the_tensor_operations_on_jsb_sized_rbms() {
+    if dev() != tch::Device::Cpu {
+        return; // the fused kernel is the CPU's
+    }
+    let (w, bv, bh, v, prev) = jsb_sized(6, 16);
+    let opts = ais::AisOptions {
+        chains: 50,
+        temperatures: 300,
+        base_sweeps: 20,
+    };
+    for (name, data) in [("AIS", None), ("RAISE", Some(&v))] {
+        let fused = match data {
+            None => ais::log_partition(&w, &bv, &bh, &prev, opts),
+            Some(v) => ais::log_partition_conservative(&w, &bv, &bh, &prev, v, opts),
+        };
+        let tensors = ais::log_partition_by_tensors(&w, &bv, &bh, &prev, data, opts);
+        let ((a, sa), (b, sb)) = (mean_log_z(&fused), mean_log_z(&tensors));
+        let per_frame = (&fused.log_z - &tensors.log_z).abs().max().double_value(&[]);
+        eprintln!("{name}: fused {a:.4} ± {sa:.4}, tensors {b:.4} ± {sb:.4}, worst frame {per_frame:.4}");
+        assert!((a - b).abs() <= 4.0 * (sa * sa + sb * sb).sqrt() + 0.005, "{name}: {a} vs {b}");
+        assert!(per_frame < 0.1, "{name}: frames differ by up to {per_frame}");
+    }
+}
+
+#[test]
+fn the_fused_kernel_gives_the_same_figures_whatever_the_thread_count() {
+    if dev() != tch::Device::Cpu {
+        return;
+    }
+    let (w, bv, bh, v, prev) = jsb_sized(7, 9);
+    let opts = ais::AisOptions {
+        chains: 7,
+        temperatures: 30,
+        base_sweeps: 5,
+    };
+    let run = |threads: i32| {
+        tch::set_num_threads(threads);
+        rnn_rbm::model::rng::manual_seed(11);
+        let a = ais::log_partition(&w, &bv, &bh, &prev, opts).log_z;
+        let r = ais::log_partition_conservative(&w, &bv, &bh, &prev, &v, opts).log_z;
+        (Vec::<f32>::try_from(a).unwrap(), Vec::<f32>::try_from(r).unwrap())
+    };
+    let one = run(1);
+    let three = run(3);
+    let again = run(1);
+    tch::set_num_threads(1);
+    assert_eq!(one, three);
+    assert_eq!(one, again);
+    // And another seed draws other chains.
+    rnn_rbm::model::rng::manual_seed(12);
+    let other = Vec::<f32>::try_from(ais::log_partition(&w, &bv, &bh, &prev, opts).log_z).unwrap();
+    assert_ne!(one.0, other);
+}

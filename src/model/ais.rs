@@ -100,6 +100,23 @@ enum Direction<'a> {
     Reverse(&'a Tensor),
 }
 
+/// The same estimates by the tensor operations alone, on any device, which is what
+/// [`log_partition`] and [`log_partition_conservative`] run except for float32 on the CPU
+/// (where [`super::ais_cpu`] runs instead): kept for GPUs and as the reference the fused
+/// kernel is tested against. `v_data: None` is AIS, `Some` is RAISE from the data.
+pub fn log_partition_by_tensors(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    v_data: Option<&Tensor>,
+    opts: AisOptions,
+) -> AisEstimate {
+    let direction = v_data.map_or(Direction::Forward, Direction::Reverse);
+    let (log_w, ba) = anneal_by_tensors(w, bv, bh, base_start, opts, direction);
+    estimate(&log_w, &ba, bh.size()[1], direction)
+}
+
 fn anneal(
     w: &Tensor,
     bv: &Tensor,
@@ -108,10 +125,30 @@ fn anneal(
     opts: AisOptions,
     direction: Direction,
 ) -> AisEstimate {
+    let (log_w, ba) = if super::ais_cpu::applicable(w) {
+        let v_data = match direction {
+            Direction::Forward => None,
+            Direction::Reverse(v) => Some(v),
+        };
+        super::ais_cpu::anneal(w, bv, bh, base_start, v_data, opts)
+    } else {
+        anneal_by_tensors(w, bv, bh, base_start, opts, direction)
+    };
+    estimate(&log_w, &ba, bh.size()[1], direction)
+}
+
+/// Log-weights `(F, C)` and base biases `(F, V)` by tensor operations over all rows at once.
+fn anneal_by_tensors(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    opts: AisOptions,
+    direction: Direction,
+) -> (Tensor, Tensor) {
     tch::no_grad(|| {
         let chains = opts.chains;
         let frames = bv.size()[0];
-        let n_hidden = bh.size()[1];
         let kind = w.kind();
         // (F·C, ·): every frame's biases repeated for its chains.
         let bv_rows = bv.repeat_interleave_self_int(chains, 0, None);
@@ -162,8 +199,17 @@ fn anneal(
                 }
             }
         }
-        let log_w = log_w.view([frames, chains]);
-        let log_z0 = softplus(&ba).sum_dim_intlist(-1, false, kind) + n_hidden as f64 * 2f64.ln();
+        (log_w.view([frames, chains]), ba)
+    })
+}
+
+/// `log Ẑ` and its diagnostics from the chains' log-weights `(F, C)` and the base biases.
+fn estimate(log_w: &Tensor, ba: &Tensor, n_hidden: i64, direction: Direction) -> AisEstimate {
+    tch::no_grad(|| {
+        let kind = ba.kind();
+        let chains = log_w.size()[1];
+        let log_w = log_w.to_kind(kind);
+        let log_z0 = softplus(ba).sum_dim_intlist(-1, false, kind) + n_hidden as f64 * 2f64.ln();
         let log_mean_w = log_w.logsumexp(1, false) - (chains as f64).ln();
         // Normalised weights for the diagnostics.
         let rel = (&log_w - log_w.amax(1, true)).exp();

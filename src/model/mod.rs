@@ -1,6 +1,7 @@
 //! The model: tensors in, tensors out — no file formats here.
 //!
 //! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
+//! - [`ais_cpu`]: the same, fused into one pass per chain on the CPU (float32);
 //! - [`clamped`]: generation with some notes held fixed (harmonising, continuing, infilling);
 //! - [`recurrence`]: the tanh recurrence over a chunk, forward and backward by hand (CPU);
 //! - [`likelihood`]: held-out NLL (AIS and RAISE) and accuracy, and the NLL of continuations;
@@ -9,6 +10,7 @@
 //! - [`rnn_rbm`]: the RNN-RBM of Boulanger-Lewandowski et al. (2012): an RNN whose state sets
 //!   the biases of the RBM of the next frame.
 pub mod ais;
+pub mod ais_cpu;
 pub mod clamped;
 pub mod likelihood;
 pub mod rbm;

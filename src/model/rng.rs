@@ -44,6 +44,22 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A fresh 64-bit seed for a generator outside libtorch (the fused AIS kernel,
+/// [`super::ais_cpu`]): a hash of the seed given to [`manual_seed`] and of how many streams and
+/// state tensors were taken since, so a seed fixes every draw and no two calls share a stream.
+pub fn stream_seed() -> u64 {
+    GENERATORS.with(|cell| {
+        let mut g = cell.borrow_mut();
+        g.builds += 1;
+        splitmix64(g.seed ^ splitmix64(g.builds ^ 0x5EED_0F_A15))
+    })
+}
+
+/// SplitMix64's whole step: the output of `z` (for seeding many generators from one seed).
+pub fn mix(z: u64) -> u64 {
+    splitmix64(z)
+}
+
 /// `len` non-zero xorshift32 states (as `i32`) for build number `build` of seed `seed`.
 fn initial_states(seed: u64, build: u64, len: i64, device: Device) -> Tensor {
     let base = splitmix64(seed ^ splitmix64(build));

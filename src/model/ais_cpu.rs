@@ -1,0 +1,636 @@
+//! AIS and RAISE ([`super::ais`]) on the CPU, one chain at a time, every step fused.
+//!
+//! The tensor version spends most of its time in a dozen element-wise passes over `(rows, H)`
+//! per temperature and in dense products whose inputs are mostly zeros. Here each chain's state
+//! stays in the L1 cache for its whole path, and one temperature costs:
+//!
+//! ```text
+//! weight:  Σ_j softplus(b x_j) − softplus(a x_j)  +  (b − a) v·(bv − ba)     one pass over H
+//! h ~ σ(β x)                                         (σ comes with the softplus: one exp)
+//! v ~ σ(β Σ_{j: h_j=1} Wᵀ_j + ba + β (bv − ba))     sums of the rows of Wᵀ that are on
+//! x = bh + Σ_{i: v_i=1} W_i                         sums of the rows of W that are on
+//! ```
+//!
+//! A piano-roll frame has a few notes on, so `x` costs a few rows of `W` instead of a product.
+//! `exp` is a short polynomial (relative error below 2.5·10⁻⁷) written so that the compiler
+//! vectorises it, the softplus terms become one logarithm of a product per 256 units
+//! ([`softplus_gap`]); sums run in 8 lanes in a fixed order, so the figures do not depend
+//! on the vector width ([`avx2`] or plain SSE2) or on the thread count: frames are shared out
+//! among threads, and every chain draws from its own xorshift32 lanes seeded from
+//! [`super::rng::stream_seed`], its frame and its index.
+//!
+//! Shapes as in [`super::ais`]: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, `base_start (F, V)`,
+//! `v_data (F, V)`; the result is the log-weights `(F, C)` and the base biases `ba (F, V)`.
+use super::ais::AisOptions;
+use super::rng;
+use tch::{Device, Kind, Tensor};
+
+/// Whether [`anneal`] can run these weights: float32 on the CPU.
+pub fn applicable(w: &Tensor) -> bool {
+    w.device() == Device::Cpu && w.kind() == Kind::Float
+}
+
+/// Log-weights `(F, C)` (float32) and base biases `(F, V)` of every chain: AIS upwards from the
+/// base when `v_data` is `None`, RAISE downwards from `v_data` otherwise.
+pub fn anneal(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    base_start: &Tensor,
+    v_data: Option<&Tensor>,
+    opts: AisOptions,
+) -> (Tensor, Tensor) {
+    let (n_visible, n_hidden) = w.size2().expect("W is (V, H)");
+    let frames = bv.size()[0] as usize;
+    let chains = opts.chains as usize;
+    let flat = |t: &Tensor| {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
+    };
+    let (nv, nh) = (n_visible as usize, n_hidden as usize);
+    let (nv_pad, nh_pad) = (nv.next_multiple_of(BLOCK), nh.next_multiple_of(BLOCK));
+    let model = Model {
+        nv,
+        nh,
+        w: padded(&flat(w), nh, nh_pad),
+        nh_pad,
+        wt: padded(&flat(&w.tr()), nv, nv_pad),
+        wt_sum: padded(&flat(&w.to_kind(Kind::Double).sum_dim_intlist(1, false, Kind::Double)), nv, nv_pad),
+        nv_pad,
+    };
+    let (bv, bh, start) = (flat(bv), flat(bh), flat(base_start));
+    let data = v_data.map(flat);
+    let mut betas = vec![0.0f32];
+    betas.extend(super::ais::schedule(opts.temperatures).iter().map(|&b| b as f32));
+    let seed = rng::stream_seed();
+    let mut log_w = vec![0f32; frames * chains];
+    let mut base = vec![0f32; frames * model.nv];
+    if frames > 0 {
+        let threads = (tch::get_num_threads().max(1) as usize).min(frames);
+        let per = frames.div_ceil(threads);
+        let (model, betas) = (&model, &betas);
+        let (bv, bh, start, data) = (&bv, &bh, &start, data.as_deref());
+        std::thread::scope(|s| {
+            let parts = log_w
+                .chunks_mut(per * chains)
+                .zip(base.chunks_mut(per * model.nv));
+            for (t, (log_w, base)) in parts.enumerate() {
+                s.spawn(move || {
+                    let mut scratch = Scratch::new(model);
+                    for (i, (log_w, ba)) in log_w
+                        .chunks_mut(chains)
+                        .zip(base.chunks_mut(model.nv))
+                        .enumerate()
+                    {
+                        let f = t * per + i;
+                        let (nv, nh) = (model.nv, model.nh);
+                        let frame = Frame {
+                            bv: &bv[f * nv..(f + 1) * nv],
+                            bh: &bh[f * nh..(f + 1) * nh],
+                            start: &start[f * nv..(f + 1) * nv],
+                            data: data.map(|d| &d[f * nv..(f + 1) * nv]),
+                            seed: rng::mix(seed ^ rng::mix(f as u64)),
+                        };
+                        run_frame(model, &frame, opts, betas, &mut scratch, ba, log_w);
+                    }
+                });
+            }
+        });
+    }
+    let log_w = Tensor::from_slice(&log_w).view([frames as i64, opts.chains]);
+    let base = Tensor::from_slice(&base).view([frames as i64, n_visible]);
+    (log_w, base)
+}
+
+/// The shared weights, and their transpose for the visible side, each row padded with zeros
+/// to a whole number of [`BLOCK`]s.
+struct Model {
+    nv: usize,
+    nh: usize,
+    /// `W (V, H)`, row `i` (visible unit `i`'s weights) at `i · nh_pad`.
+    w: Vec<f32>,
+    nh_pad: usize,
+    /// `Wᵀ (H, V)`, row `j` at `j · nv_pad`.
+    wt: Vec<f32>,
+    /// `Σ_j Wᵀ_j` (padded), summed in double precision.
+    wt_sum: Vec<f32>,
+    nv_pad: usize,
+}
+
+/// Columns summed at once by [`accumulate`]: four AVX registers of independent sums.
+const BLOCK: usize = 32;
+
+/// `rows (n, cols)` row-major, each row padded with zeros to `pad` columns.
+fn padded(rows: &[f32], cols: usize, pad: usize) -> Vec<f32> {
+    let mut out = vec![0f32; rows.len() / cols.max(1) * pad];
+    for (o, r) in out.chunks_exact_mut(pad).zip(rows.chunks_exact(cols)) {
+        o[..cols].copy_from_slice(r);
+    }
+    out
+}
+
+/// One frame's RBM and where its chains start.
+struct Frame<'a> {
+    bv: &'a [f32],
+    bh: &'a [f32],
+    start: &'a [f32],
+    data: Option<&'a [f32]>,
+    seed: u64,
+}
+
+/// One chain's state and work space, reused across chains and frames.
+struct Scratch {
+    /// `x = v W + bh`.
+    x: Vec<f32>,
+    sig_a: Vec<f32>,
+    sig_b: Vec<f32>,
+    /// Per-unit terms before they are summed.
+    d: Vec<f32>,
+    /// Uniforms, as many as the larger layer.
+    u: Vec<f32>,
+    /// `Σ_{j on} Wᵀ_j`, then the visible probabilities.
+    pre: Vec<f32>,
+    /// `bv − ba`.
+    gap: Vec<f32>,
+    /// `σ(ba)`.
+    p_base: Vec<f32>,
+    /// Visible probabilities summed over the base sweeps.
+    total: Vec<f32>,
+    on_v: Vec<u32>,
+    on_h: Vec<u32>,
+    off_h: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(m: &Model) -> Scratch {
+        let (nv, nh) = (m.nv, m.nh);
+        Scratch {
+            x: vec![0.0; m.nh_pad],
+            sig_a: vec![0.0; nh],
+            sig_b: vec![0.0; nh],
+            d: vec![0.0; nh],
+            u: vec![0.0; nv.max(nh)],
+            pre: vec![0.0; m.nv_pad],
+            gap: vec![0.0; nv],
+            p_base: vec![0.0; nv],
+            total: vec![0.0; nv],
+            on_v: Vec::with_capacity(nv),
+            on_h: Vec::with_capacity(nh),
+            off_h: Vec::with_capacity(nh),
+        }
+    }
+}
+
+fn run_frame(
+    m: &Model,
+    f: &Frame,
+    opts: AisOptions,
+    betas: &[f32],
+    s: &mut Scratch,
+    ba: &mut [f32],
+    log_w: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            unsafe { avx2(m, f, opts, betas, s, ba, log_w) };
+            return;
+        }
+    }
+    frame(m, f, opts, betas, s, ba, log_w)
+}
+
+/// [`frame`] compiled for AVX2 (8 floats per instruction instead of SSE2's 4); the same
+/// operations in the same order, so the same figures.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2(
+    m: &Model,
+    f: &Frame,
+    opts: AisOptions,
+    betas: &[f32],
+    s: &mut Scratch,
+    ba: &mut [f32],
+    log_w: &mut [f32],
+) {
+    frame(m, f, opts, betas, s, ba, log_w)
+}
+
+/// The base biases of one frame, then its chains' log-weights.
+#[inline(always)]
+fn frame(
+    m: &Model,
+    f: &Frame,
+    opts: AisOptions,
+    betas: &[f32],
+    s: &mut Scratch,
+    ba: &mut [f32],
+    log_w: &mut [f32],
+) {
+    let chains = log_w.len();
+    let mut lanes: Vec<Lanes> = (0..chains)
+        .map(|c| Lanes::new(rng::mix(f.seed ^ rng::mix(c as u64))))
+        .collect();
+    base_biases(m, f, opts.base_sweeps, &mut lanes, s, ba);
+    for (((g, p), v), a) in s.gap.iter_mut().zip(s.p_base.iter_mut()).zip(f.bv).zip(&*ba) {
+        *g = v - a;
+        *p = sigmoid(*a);
+    }
+    for (lane, w) in lanes.iter_mut().zip(log_w.iter_mut()) {
+        *w = match f.data {
+            None => forward(m, f, betas, ba, lane, s),
+            Some(v) => reverse(m, f, betas, ba, v, lane, s),
+        } as f32;
+    }
+}
+
+/// `ba`: the logits of the visible marginals, averaged over `sweeps` Gibbs sweeps of every chain
+/// started at the frame's `start`, pulled towards ½ (as in [`super::ais`]); `bv` with no sweeps.
+#[inline(always)]
+fn base_biases(
+    m: &Model,
+    f: &Frame,
+    sweeps: usize,
+    lanes: &mut [Lanes],
+    s: &mut Scratch,
+    ba: &mut [f32],
+) {
+    if sweeps == 0 {
+        ba.copy_from_slice(f.bv);
+        return;
+    }
+    s.total.fill(0.0);
+    for lane in lanes.iter_mut() {
+        set_on(f.start, &mut s.on_v);
+        for _ in 0..sweeps {
+            hidden_input(m, f.bh, &s.on_v, &mut s.x);
+            sigmoid_into(1.0, &s.x[..m.nh], &mut s.sig_b);
+            sample_split(&s.sig_b, lane, &mut s.u[..m.nh], &mut s.on_h, &mut s.off_h);
+            visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
+            for ((p, t), b) in s.pre.iter_mut().zip(s.total.iter_mut()).zip(f.bv) {
+                *p = sigmoid(*p + b);
+                *t += *p;
+            }
+            sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
+        }
+    }
+    let n = (lanes.len() * sweeps) as f64;
+    for i in 0..m.nv {
+        let p = (s.total[i] as f64 + 0.5) / (n + 1.0);
+        ba[i] = (p / (1.0 - p)).ln() as f32;
+    }
+}
+
+/// AIS: an exact sample of the base, then for `k = 1 … K` the weight of `β_k` over `β_{k−1}` and
+/// (but for the last) one Gibbs step at `β_k`.
+#[inline(always)]
+fn forward(m: &Model, f: &Frame, betas: &[f32], ba: &[f32], lane: &mut Lanes, s: &mut Scratch) -> f64 {
+    sample_on(&s.p_base, lane, &mut s.u[..m.nv], &mut s.on_v);
+    hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    let mut log_w = 0f64;
+    let last = betas.len() - 1;
+    for k in 1..=last {
+        let (a, b) = (betas[k - 1], betas[k]);
+        let bias = gap_dot(&s.gap, &s.on_v);
+        log_w += (b - a) as f64 * bias + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+        if k < last {
+            std::mem::swap(&mut s.sig_a, &mut s.sig_b);
+            gibbs(m, f, b, ba, lane, s);
+        }
+    }
+    log_w
+}
+
+/// RAISE: from the data vector, one Gibbs step at `β_k` and then the weight of `β_k` over
+/// `β_{k−1}` of where it landed, for `k = K … 1`; the log-weight is subtracted.
+#[inline(always)]
+fn reverse(
+    m: &Model,
+    f: &Frame,
+    betas: &[f32],
+    ba: &[f32],
+    v: &[f32],
+    lane: &mut Lanes,
+    s: &mut Scratch,
+) -> f64 {
+    set_on(v, &mut s.on_v);
+    hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    let last = betas.len() - 1;
+    sigmoid_into(betas[last], &s.x[..m.nh], &mut s.sig_a);
+    let mut log_w = 0f64;
+    for k in (1..=last).rev() {
+        let (a, b) = (betas[k - 1], betas[k]);
+        gibbs(m, f, b, ba, lane, s);
+        let bias = gap_dot(&s.gap, &s.on_v);
+        log_w -= (b - a) as f64 * bias + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+    }
+    log_w
+}
+
+/// One Gibbs sweep at `β` from `x` whose hidden probabilities `σ(β x)` are in `s.sig_a`: samples
+/// `h`, then `v` from `σ(β hWᵀ + ba + β (bv − ba))`, and updates `x` and `s.on_v`.
+#[inline(always)]
+fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
+    sample_split(&s.sig_a, lane, &mut s.u[..m.nh], &mut s.on_h, &mut s.off_h);
+    visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
+    for ((p, a), g) in s.pre.iter_mut().zip(ba).zip(&s.gap) {
+        *p = sigmoid(beta * *p + a + beta * g);
+    }
+    sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
+    hidden_input(m, f.bh, &s.on_v, &mut s.x);
+}
+
+/// Indices of the units that are on (`> ½`) in a binary vector.
+#[inline(always)]
+fn set_on(v: &[f32], on: &mut Vec<u32>) {
+    on.clear();
+    on.extend((0..v.len() as u32).filter(|&i| v[i as usize] > 0.5));
+}
+
+/// Samples every unit with probability `p` and lists the ones that come out on (without
+/// branches: a branch per hidden unit would be mispredicted half the time).
+#[inline(always)]
+fn sample_on(p: &[f32], lane: &mut Lanes, u: &mut [f32], on: &mut Vec<u32>) {
+    lane.fill(u);
+    on.clear();
+    on.resize(p.len(), 0);
+    let mut count = 0;
+    for (i, (&p, &u)) in p.iter().zip(u.iter()).enumerate() {
+        on[count] = i as u32;
+        count += (u < p) as usize;
+    }
+    on.truncate(count);
+}
+
+/// [`sample_on`], also listing the units that come out off.
+#[inline(always)]
+fn sample_split(p: &[f32], lane: &mut Lanes, u: &mut [f32], on: &mut Vec<u32>, off: &mut Vec<u32>) {
+    lane.fill(u);
+    on.clear();
+    on.resize(p.len(), 0);
+    off.clear();
+    off.resize(p.len(), 0);
+    let (mut n_on, mut n_off) = (0, 0);
+    for (i, (&p, &u)) in p.iter().zip(u.iter()).enumerate() {
+        let is_on = u < p;
+        on[n_on] = i as u32;
+        off[n_off] = i as u32;
+        n_on += is_on as usize;
+        n_off += !is_on as usize;
+    }
+    on.truncate(n_on);
+    off.truncate(n_off);
+}
+
+/// `x = bh + Σ_{i on} W_i` (`x` padded; its padding stays 0).
+#[inline(always)]
+fn hidden_input(m: &Model, bh: &[f32], on_v: &[u32], x: &mut [f32]) {
+    accumulate::<false>(x, None, &m.w, m.nh_pad, on_v);
+    for (x, b) in x.iter_mut().zip(bh) {
+        *x += b;
+    }
+}
+
+/// `pre = Σ_{j on} Wᵀ_j` (padded), or `Σ_j Wᵀ_j − Σ_{j off} Wᵀ_j` when more units are on than
+/// off: whichever list is shorter.
+#[inline(always)]
+fn visible_input(m: &Model, on_h: &[u32], off_h: &[u32], pre: &mut [f32]) {
+    if on_h.len() <= off_h.len() {
+        accumulate::<false>(pre, None, &m.wt, m.nv_pad, on_h);
+    } else {
+        accumulate::<true>(pre, Some(&m.wt_sum), &m.wt, m.nv_pad, off_h);
+    }
+}
+
+/// `out = init ± Σ_{r in rows} mat_r` (`init` 0 when `None`, minus when `SUBTRACT`), `BLOCK`
+/// columns at a time so that the sums stay in registers (no store and reload per row), each
+/// column summed in the order of `rows`.
+#[inline(always)]
+fn accumulate<const SUBTRACT: bool>(
+    out: &mut [f32],
+    init: Option<&[f32]>,
+    mat: &[f32],
+    stride: usize,
+    rows: &[u32],
+) {
+    for (b, out) in out.chunks_exact_mut(BLOCK).enumerate() {
+        let mut acc = [0f32; BLOCK];
+        if let Some(init) = init {
+            acc.copy_from_slice(&init[b * BLOCK..(b + 1) * BLOCK]);
+        }
+        for &r in rows {
+            let start = r as usize * stride + b * BLOCK;
+            debug_assert!(start + BLOCK <= mat.len());
+            // SAFETY: `rows` are unit indices below the matrix's row count (from `sample_*` or
+            // `set_on` over vectors of that length) and `b · BLOCK + BLOCK ≤ stride`, so the block
+            // lies inside `mat`; unchecked, because the bounds checks cost a fifth of this loop.
+            let row = unsafe { &*(mat.as_ptr().add(start) as *const [f32; BLOCK]) };
+            for l in 0..BLOCK {
+                if SUBTRACT {
+                    acc[l] -= row[l];
+                } else {
+                    acc[l] += row[l];
+                }
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+}
+
+#[inline(always)]
+fn gap_dot(gap: &[f32], on_v: &[u32]) -> f64 {
+    on_v.iter().map(|&i| gap[i as usize] as f64).sum()
+}
+
+/// `Σ_j softplus(b x_j) − softplus(a x_j)` for `0 ≤ a < b`, with `σ(a x)` and `σ(b x)` written
+/// out. With `e_j = exp(−|β x_j|)`, `softplus(β x_j) = β max(x_j, 0) + log(1 + e_j)`, so
+///
+/// ```text
+/// Σ_j softplus(b x_j) − softplus(a x_j) = (b − a) Σ_j max(x_j, 0) + log Π_j (1 + e_b,j) / (1 + e_a,j)
+/// ```
+///
+/// Every ratio lies in `(½, 2)`: the products run in 8 lanes over blocks of [`PRODUCT_BLOCK`]
+/// units (far from float32's range), and each block costs one `ln`. Per unit: two `exp`, one
+/// division (shared by the ratio and both sigmoids), no logarithm. `d` is work space as long as
+/// `x`.
+#[inline(always)]
+fn softplus_gap(
+    a: f32,
+    b: f32,
+    x: &[f32],
+    sig_a: &mut [f32],
+    sig_b: &mut [f32],
+    d: &mut [f32],
+) -> f64 {
+    let n = x.len();
+    let (sig_a, sig_b, d) = (&mut sig_a[..n], &mut sig_b[..n], &mut d[..n]);
+    for j in 0..n {
+        let xj = x[j];
+        let ea = exp_nonpositive(-(a * xj).abs());
+        let eb = exp_nonpositive(-(b * xj).abs());
+        let (one_a, one_b) = (1.0 + ea, 1.0 + eb);
+        let inv = 1.0 / (one_a * one_b);
+        let (ra, rb) = (one_b * inv, one_a * inv);
+        let on = xj >= 0.0;
+        sig_a[j] = if on { ra } else { ea * ra };
+        sig_b[j] = if on { rb } else { eb * rb };
+        d[j] = one_b * ra;
+    }
+    let mut log_ratio = 0f64;
+    for block in d.chunks(PRODUCT_BLOCK) {
+        let mut prod = [1f32; 8];
+        let mut chunks = block.chunks_exact(8);
+        for c in &mut chunks {
+            for l in 0..8 {
+                prod[l] *= c[l];
+            }
+        }
+        let tail: f64 = chunks.remainder().iter().map(|&r| r as f64).product();
+        log_ratio += (prod.iter().map(|&p| p as f64).product::<f64>() * tail).ln();
+    }
+    let mut relu = [0f32; 8];
+    let mut chunks = x.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            relu[l] += if c[l] > 0.0 { c[l] } else { 0.0 };
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|&v| if v > 0.0 { v } else { 0.0 }).sum();
+    let relu = relu.iter().map(|&v| v as f64).sum::<f64>() + tail as f64;
+    (b - a) as f64 * relu + log_ratio
+}
+
+/// Units per product in [`softplus_gap`]: 32 ratios per lane, within `2^±32`.
+const PRODUCT_BLOCK: usize = 256;
+
+#[inline(always)]
+fn sigmoid_into(scale: f32, x: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = sigmoid(scale * x);
+    }
+}
+
+/// `σ(z)` from `e = exp(−|z|)`: `1/(1+e)` for `z ≥ 0`, `e/(1+e)` below (no overflow).
+#[inline(always)]
+fn sigmoid(z: f32) -> f32 {
+    let e = exp_nonpositive(-z.abs());
+    let r = 1.0 / (1.0 + e);
+    // A select, not `max`/`min`, whose NaN rules keep the loops from vectorising.
+    if z >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
+/// `exp(t)` for `t ≤ 0`: `2ⁿ · exp(r)` with `n = round(t / ln 2)`, `|r| ≤ ln 2 / 2`, `exp(r)`
+/// by its Taylor polynomial of degree 7 (relative error below 10⁻⁸ before rounding). Below
+/// −87 the result is held at `exp(−87)` (≈ 1.6·10⁻³⁸), which no sum here can tell from 0.
+#[inline(always)]
+pub fn exp_nonpositive(t: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0;
+    let t = if t < -87.0 { -87.0 } else { t };
+    // Adding 1.5·2²³ rounds to the nearest integer n and leaves it in the low bits.
+    let shifted = t * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let r = (t - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    // 2ⁿ from n's bits (n ≥ −126): exponent field n + 127.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    p * scale
+}
+
+/// Eight xorshift32 generators (Marsaglia 2003) advanced together, so that filling a vector of
+/// uniforms vectorises.
+struct Lanes {
+    s: [u32; 8],
+}
+
+impl Lanes {
+    fn new(seed: u64) -> Lanes {
+        let mut s = [0u32; 8];
+        for (l, s) in s.iter_mut().enumerate() {
+            let x = (rng::mix(seed.wrapping_add(l as u64)) >> 32) as u32;
+            *s = if x == 0 { 0x6A09_E667 } else { x };
+        }
+        Lanes { s }
+    }
+
+    /// Uniforms in `[0, 1)`, multiples of 2⁻²⁴.
+    #[inline(always)]
+    fn fill(&mut self, out: &mut [f32]) {
+        for chunk in out.chunks_mut(8) {
+            let mut next = [0f32; 8];
+            for l in 0..8 {
+                let mut x = self.s[l];
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                self.s[l] = x;
+                next[l] = (x >> 8) as f32 * (1.0 / 16_777_216.0);
+            }
+            chunk.copy_from_slice(&next[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulps_of_the_true_value_down_to_minus_87() {
+        let mut worst = 0f64;
+        for i in 0..=870_000 {
+            let t = -(i as f32) * 1e-4;
+            let got = exp_nonpositive(t) as f64;
+            let want = (t as f64).exp();
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!(exp_nonpositive(-1000.0) < 1e-37);
+    }
+
+    #[test]
+    fn softplus_gaps_and_sigmoids_match_their_definitions_in_double_precision() {
+        let sp = |z: f64| z.max(0.0) + (-z.abs()).exp().ln_1p();
+        let sig = |z: f64| 1.0 / (1.0 + (-z).exp());
+        // 300 units from −40 to 40, the temperatures of a 300-step path and of a 3-step one.
+        let x: Vec<f32> = (0..300).map(|j| (j as f32 - 150.0) * 0.27).collect();
+        let n = x.len();
+        for (a, b) in [(0.0, 1.0 / 300.0), (0.5, 0.5 + 1.0 / 300.0), (299.0 / 300.0, 1.0), (0.0, 1.0)] {
+            let (mut sa, mut sb, mut d) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+            let got = softplus_gap(a, b, &x, &mut sa, &mut sb, &mut d);
+            let want: f64 = x.iter().map(|&x| sp(b as f64 * x as f64) - sp(a as f64 * x as f64)).sum();
+            assert!((got - want).abs() < 2e-5 * (1.0 + want.abs() * 0.01), "a {a} b {b}: {got} vs {want}");
+            for j in 0..n {
+                for (beta, s) in [(a, sa[j]), (b, sb[j])] {
+                    let w = sig((beta * x[j]) as f64); // the product rounded as the kernel rounds it
+                    assert!((s as f64 - w).abs() <= 3e-7 * w + 1e-30, "σ({beta}·{}) = {s}, not {w}", x[j]);
+                }
+            }
+        }
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert!(sigmoid(-200.0) < 1e-37 && sigmoid(200.0) == 1.0);
+    }
+
+    #[test]
+    fn lanes_give_uniforms_in_the_unit_interval_with_the_right_mean() {
+        let mut lanes = Lanes::new(3);
+        let mut u = vec![0f32; 100_003];
+        lanes.fill(&mut u);
+        assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let mean = u.iter().map(|&x| x as f64).sum::<f64>() / u.len() as f64;
+        assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
+    }
+}
