@@ -82,8 +82,12 @@ pub struct Evaluation {
     pub nll_per_frame: f64,
     /// Standard error of `nll_per_frame` from the AIS estimates.
     pub nll_stderr: f64,
-    /// Expected frame-level accuracy, percent.
+    /// Expected frame-level accuracy, percent: each sample of a frame's conditional scored as
+    /// a prediction, the counts summed over samples and frames.
     pub acc: f64,
+    /// Frame-level accuracy of one prediction per frame, percent: the notes that are on in
+    /// more than half of the samples.
+    pub acc_majority: f64,
     pub frames: i64,
     pub pieces: usize,
     /// What a frame is.
@@ -300,13 +304,21 @@ pub fn evaluate(
         let (nll, stderr) = nll_of(model, &f, &est);
         (nll, stderr, est.ess.mean(Kind::Double).double_value(&[]))
     });
-    // Expected accuracy over samples of each frame's conditional.
+    // Expected accuracy over samples of each frame's conditional, and the accuracy of one
+    // prediction per frame: the notes on in more than half of the samples.
     let mut counts = AccuracyCounts::default();
+    let mut on_count = f.v.zeros_like();
     for s in 0..opts.acc_samples {
         let guess = gibbs_chain(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs);
         counts.add(&guess, &f.v);
+        on_count += &guess;
         progress("accuracy", s + 1, opts.acc_samples);
     }
+    let mut majority = AccuracyCounts::default();
+    majority.add(
+        &on_count.gt(opts.acc_samples as f64 / 2.0).to_kind(f.v.kind()),
+        &f.v,
+    );
     let frame_unit = if config.steps_per_vector == 1 {
         format!(
             "one grid step ({} per quarter note)",
@@ -322,6 +334,7 @@ pub fn evaluate(
         nll_per_frame: nll,
         nll_stderr,
         acc: counts.percent(),
+        acc_majority: majority.percent(),
         frames: n,
         pieces: pieces.len(),
         frame_unit,
