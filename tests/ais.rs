@@ -221,10 +221,21 @@ fn the_fused_cpu_kernel_agrees_with_the_tensor_operations_on_jsb_sized_rbms() {
         };
         let tensors = ais::log_partition_by_tensors(&w, &bv, &bh, &prev, data, opts);
         let ((a, sa), (b, sb)) = (mean_log_z(&fused), mean_log_z(&tensors));
-        let per_frame = (&fused.log_z - &tensors.log_z).abs().max().double_value(&[]);
-        eprintln!("{name}: fused {a:.4} ± {sa:.4}, tensors {b:.4} ± {sb:.4}, worst frame {per_frame:.4}");
-        assert!((a - b).abs() <= 4.0 * (sa * sa + sb * sb).sqrt() + 0.005, "{name}: {a} vs {b}");
-        assert!(per_frame < 0.1, "{name}: frames differ by up to {per_frame}");
+        let per_frame = (&fused.log_z - &tensors.log_z)
+            .abs()
+            .max()
+            .double_value(&[]);
+        eprintln!(
+            "{name}: fused {a:.4} ± {sa:.4}, tensors {b:.4} ± {sb:.4}, worst frame {per_frame:.4}"
+        );
+        assert!(
+            (a - b).abs() <= 4.0 * (sa * sa + sb * sb).sqrt() + 0.005,
+            "{name}: {a} vs {b}"
+        );
+        assert!(
+            per_frame < 0.1,
+            "{name}: frames differ by up to {per_frame}"
+        );
     }
 }
 
@@ -244,7 +255,10 @@ fn the_fused_kernel_gives_the_same_figures_whatever_the_thread_count() {
         rnn_rbm::model::rng::manual_seed(11);
         let a = ais::log_partition(&w, &bv, &bh, &prev, opts).log_z;
         let r = ais::log_partition_conservative(&w, &bv, &bh, &prev, &v, opts).log_z;
-        (Vec::<f32>::try_from(a).unwrap(), Vec::<f32>::try_from(r).unwrap())
+        (
+            Vec::<f32>::try_from(a).unwrap(),
+            Vec::<f32>::try_from(r).unwrap(),
+        )
     };
     let one = run(1);
     let three = run(3);

@@ -100,6 +100,20 @@ enum Direction<'a> {
     Reverse(&'a Tensor),
 }
 
+impl<'a> Direction<'a> {
+    /// `None` is AIS, `Some(data)` is RAISE from the data.
+    fn from_data(v_data: Option<&'a Tensor>) -> Self {
+        v_data.map_or(Direction::Forward, Direction::Reverse)
+    }
+
+    fn data(self) -> Option<&'a Tensor> {
+        match self {
+            Direction::Forward => None,
+            Direction::Reverse(v) => Some(v),
+        }
+    }
+}
+
 /// The same estimates by the tensor operations alone, on any device, which is what
 /// [`log_partition`] and [`log_partition_conservative`] run except for float32 on the CPU
 /// (where [`super::ais_cpu`] runs instead): kept for GPUs and as the reference the fused
@@ -112,7 +126,7 @@ pub fn log_partition_by_tensors(
     v_data: Option<&Tensor>,
     opts: AisOptions,
 ) -> AisEstimate {
-    let direction = v_data.map_or(Direction::Forward, Direction::Reverse);
+    let direction = Direction::from_data(v_data);
     let (log_w, ba) = anneal_by_tensors(w, bv, bh, base_start, opts, direction);
     estimate(&log_w, &ba, bh.size()[1], direction)
 }
@@ -126,11 +140,7 @@ fn anneal(
     direction: Direction,
 ) -> AisEstimate {
     let (log_w, ba) = if super::ais_cpu::applicable(w) {
-        let v_data = match direction {
-            Direction::Forward => None,
-            Direction::Reverse(v) => Some(v),
-        };
-        super::ais_cpu::anneal(w, bv, bh, base_start, v_data, opts)
+        super::ais_cpu::anneal(w, bv, bh, base_start, direction.data(), opts)
     } else {
         anneal_by_tensors(w, bv, bh, base_start, opts, direction)
     };

@@ -54,13 +54,24 @@ pub fn anneal(
         w: padded(&flat(w), nh, nh_pad),
         nh_pad,
         wt: padded(&flat(&w.tr()), nv, nv_pad),
-        wt_sum: padded(&flat(&w.to_kind(Kind::Double).sum_dim_intlist(1, false, Kind::Double)), nv, nv_pad),
+        wt_sum: padded(
+            &flat(
+                &w.to_kind(Kind::Double)
+                    .sum_dim_intlist(1, false, Kind::Double),
+            ),
+            nv,
+            nv_pad,
+        ),
         nv_pad,
     };
     let (bv, bh, start) = (flat(bv), flat(bh), flat(base_start));
     let data = v_data.map(flat);
     let mut betas = vec![0.0f32];
-    betas.extend(super::ais::schedule(opts.temperatures).iter().map(|&b| b as f32));
+    betas.extend(
+        super::ais::schedule(opts.temperatures)
+            .iter()
+            .map(|&b| b as f32),
+    );
     let seed = rng::stream_seed();
     let mut log_w = vec![0f32; frames * chains];
     let mut base = vec![0f32; frames * model.nv];
@@ -232,7 +243,13 @@ fn frame(
         .map(|c| Lanes::new(rng::mix(f.seed ^ rng::mix(c as u64))))
         .collect();
     base_biases(m, f, opts.base_sweeps, &mut lanes, s, ba);
-    for (((g, p), v), a) in s.gap.iter_mut().zip(s.p_base.iter_mut()).zip(f.bv).zip(&*ba) {
+    for (((g, p), v), a) in s
+        .gap
+        .iter_mut()
+        .zip(s.p_base.iter_mut())
+        .zip(f.bv)
+        .zip(&*ba)
+    {
         *g = v - a;
         *p = sigmoid(*a);
     }
@@ -284,7 +301,14 @@ fn base_biases(
 /// AIS: an exact sample of the base, then for `k = 1 … K` the weight of `β_k` over `β_{k−1}` and
 /// (but for the last) one Gibbs step at `β_k`.
 #[inline(always)]
-fn forward(m: &Model, f: &Frame, betas: &[f32], ba: &[f32], lane: &mut Lanes, s: &mut Scratch) -> f64 {
+fn forward(
+    m: &Model,
+    f: &Frame,
+    betas: &[f32],
+    ba: &[f32],
+    lane: &mut Lanes,
+    s: &mut Scratch,
+) -> f64 {
     sample_on(&s.p_base, lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
     let mut log_w = 0f64;
@@ -292,7 +316,8 @@ fn forward(m: &Model, f: &Frame, betas: &[f32], ba: &[f32], lane: &mut Lanes, s:
     for k in 1..=last {
         let (a, b) = (betas[k - 1], betas[k]);
         let bias = gap_dot(&s.gap, &s.on_v);
-        log_w += (b - a) as f64 * bias + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+        log_w += (b - a) as f64 * bias
+            + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
         if k < last {
             std::mem::swap(&mut s.sig_a, &mut s.sig_b);
             gibbs(m, f, b, ba, lane, s);
@@ -322,7 +347,8 @@ fn reverse(
         let (a, b) = (betas[k - 1], betas[k]);
         gibbs(m, f, b, ba, lane, s);
         let bias = gap_dot(&s.gap, &s.on_v);
-        log_w -= (b - a) as f64 * bias + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+        log_w -= (b - a) as f64 * bias
+            + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
     }
     log_w
 }
@@ -495,7 +521,11 @@ fn softplus_gap(
             relu[l] += if c[l] > 0.0 { c[l] } else { 0.0 };
         }
     }
-    let tail: f32 = chunks.remainder().iter().map(|&v| if v > 0.0 { v } else { 0.0 }).sum();
+    let tail: f32 = chunks
+        .remainder()
+        .iter()
+        .map(|&v| if v > 0.0 { v } else { 0.0 })
+        .sum();
     let relu = relu.iter().map(|&v| v as f64).sum::<f64>() + tail as f64;
     (b - a) as f64 * relu + log_ratio
 }
@@ -608,15 +638,30 @@ mod tests {
         // 300 units from −40 to 40, the temperatures of a 300-step path and of a 3-step one.
         let x: Vec<f32> = (0..300).map(|j| (j as f32 - 150.0) * 0.27).collect();
         let n = x.len();
-        for (a, b) in [(0.0, 1.0 / 300.0), (0.5, 0.5 + 1.0 / 300.0), (299.0 / 300.0, 1.0), (0.0, 1.0)] {
+        for (a, b) in [
+            (0.0, 1.0 / 300.0),
+            (0.5, 0.5 + 1.0 / 300.0),
+            (299.0 / 300.0, 1.0),
+            (0.0, 1.0),
+        ] {
             let (mut sa, mut sb, mut d) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
             let got = softplus_gap(a, b, &x, &mut sa, &mut sb, &mut d);
-            let want: f64 = x.iter().map(|&x| sp(b as f64 * x as f64) - sp(a as f64 * x as f64)).sum();
-            assert!((got - want).abs() < 2e-5 * (1.0 + want.abs() * 0.01), "a {a} b {b}: {got} vs {want}");
+            let want: f64 = x
+                .iter()
+                .map(|&x| sp(b as f64 * x as f64) - sp(a as f64 * x as f64))
+                .sum();
+            assert!(
+                (got - want).abs() < 2e-5 * (1.0 + want.abs() * 0.01),
+                "a {a} b {b}: {got} vs {want}"
+            );
             for j in 0..n {
                 for (beta, s) in [(a, sa[j]), (b, sb[j])] {
                     let w = sig((beta * x[j]) as f64); // the product rounded as the kernel rounds it
-                    assert!((s as f64 - w).abs() <= 3e-7 * w + 1e-30, "σ({beta}·{}) = {s}, not {w}", x[j]);
+                    assert!(
+                        (s as f64 - w).abs() <= 3e-7 * w + 1e-30,
+                        "σ({beta}·{}) = {s}, not {w}",
+                        x[j]
+                    );
                 }
             }
         }

@@ -316,7 +316,9 @@ pub fn evaluate(
     }
     let mut majority = AccuracyCounts::default();
     majority.add(
-        &on_count.gt(opts.acc_samples as f64 / 2.0).to_kind(f.v.kind()),
+        &on_count
+            .gt(opts.acc_samples as f64 / 2.0)
+            .to_kind(f.v.kind()),
         &f.v,
     );
     let frame_unit = if config.steps_per_vector == 1 {
