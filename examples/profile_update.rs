@@ -86,6 +86,38 @@ fn main() {
     time("gibbs chain k=15", n, || {
         let _ = gibbs_chain(&v, &m.w, &bv_t, &bh_t, 15);
     });
+    if rnn_rbm::model::gibbs_cpu::applicable(&m.w) {
+        let rows = batch * 100;
+        let (bv_r, bh_r, v_r) = (
+            bv_t.view([rows, 88]),
+            bh_t.view([rows, 150]),
+            v.view([rows, 88]),
+        );
+        time("negative phase, fused kernel, k=15", n, || {
+            let _ = rnn_rbm::model::gibbs_cpu::negative_phase(&m.w, &bv_r, &bh_r, &v_r, None, 15);
+        });
+        // Sparse visible samples, as a trained model's: visible biases of -3.
+        let bv_sparse = &bv_r - 3.0;
+        tch::set_num_threads(1);
+        for kt in [1, 2] {
+            rnn_rbm::model::kernel::set_threads(kt);
+            time(
+                &format!("  sparse, libtorch 1 thread, kernel {kt}"),
+                n,
+                || {
+                    let _ = rnn_rbm::model::gibbs_cpu::negative_phase(
+                        &m.w, &bv_sparse, &bh_r, &v_r, None, 15,
+                    );
+                },
+            );
+        }
+        time("  sparse, k=0 (fixed costs)", n, || {
+            let _ =
+                rnn_rbm::model::gibbs_cpu::negative_phase(&m.w, &bv_sparse, &bh_r, &v_r, None, 0);
+        });
+        rnn_rbm::model::kernel::set_threads(0);
+        tch::set_num_threads(threads);
+    }
     time("random bits for one half-step (hidden)", n, || {
         let _ = rnn_rbm::model::rng::random_bits(batch * 100 * 150, device);
     });

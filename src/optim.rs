@@ -69,6 +69,10 @@ impl Optimizer {
     pub fn step(&mut self) {
         self.steps += 1;
         let t = self.steps as f64;
+        if self.fused_applicable() {
+            self.step_fused(t);
+            return;
+        }
         tch::no_grad(|| {
             for (i, (name, p)) in self.params.iter().enumerate() {
                 let g = p.grad();
@@ -97,6 +101,71 @@ impl Optimizer {
             }
         });
         self.zero_grad();
+    }
+
+    /// Whether [`step_fused`](Self::step_fused) can run: every parameter, gradient and moment
+    /// contiguous float32 on the CPU.
+    fn fused_applicable(&self) -> bool {
+        let ok = |t: &Tensor| {
+            t.device() == tch::Device::Cpu && t.kind() == tch::Kind::Float && t.is_contiguous()
+        };
+        self.params.iter().enumerate().all(|(i, (_, p))| {
+            let g = p.grad();
+            ok(p)
+                && (!g.defined() || ok(&g))
+                && ok(&self.first_moment[i])
+                && ok(&self.second_moment[i])
+        })
+    }
+
+    /// [`step`](Self::step) as one loop over each parameter's elements (clip, decay, update and
+    /// clearing the gradient together), for float32 on the CPU: the tensor version's dozen
+    /// operations per parameter cost a libtorch dispatch each, a quarter of a small update.
+    /// The same formulas, evaluated in float32 in the same order but for `m̂` and `ŝ`, whose
+    /// divisions become multiplications.
+    fn step_fused(&mut self, t: f64) {
+        let (lr, clip, kind) = (self.lr as f32, self.clip as f32, self.kind);
+        let (c1, c2) = (
+            (1.0 / (1.0 - BETA1.powf(t))) as f32,
+            (1.0 / (1.0 - BETA2.powf(t))) as f32,
+        );
+        let (b1, b2, eps) = (BETA1 as f32, BETA2 as f32, EPS as f32);
+        for (i, (name, p)) in self.params.iter().enumerate() {
+            let g = p.grad();
+            if !g.defined() {
+                continue;
+            }
+            let n = p.numel();
+            let decay = if self.weight_decay > 0.0 && name.starts_with('W') {
+                (1.0 - self.lr * self.weight_decay) as f32
+            } else {
+                1.0
+            };
+            // SAFETY: all four tensors are contiguous float32 CPU tensors of `n` elements
+            // (checked by `fused_applicable`; moments are built like their parameter), distinct
+            // storages, and nothing else touches them during the loop.
+            let (p, g, m, s) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(p.data_ptr() as *mut f32, n),
+                    std::slice::from_raw_parts_mut(g.data_ptr() as *mut f32, n),
+                    std::slice::from_raw_parts_mut(self.first_moment[i].data_ptr() as *mut f32, n),
+                    std::slice::from_raw_parts_mut(self.second_moment[i].data_ptr() as *mut f32, n),
+                )
+            };
+            for j in 0..n {
+                let gj = g[j].clamp(-clip, clip);
+                g[j] = 0.0;
+                let w = p[j] * decay;
+                p[j] = match kind {
+                    OptimizerKind::Sgd => w - lr * gj,
+                    OptimizerKind::Adam => {
+                        m[j] = b1 * m[j] + (1.0 - b1) * gj;
+                        s[j] = b2 * s[j] + (1.0 - b2) * gj * gj;
+                        w - lr * (m[j] * c1) / ((s[j] * c2).sqrt() + eps)
+                    }
+                };
+            }
+        }
     }
 
     /// The state as named tensors (`optim.m.<name>`, `optim.s.<name>`, `optim.steps`), for the

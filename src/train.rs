@@ -692,6 +692,9 @@ impl<'a> Run<'a> {
             self.chunks.len() as u64,
         );
         let mut done = 0u64;
+        let _threads = model
+            .updates_by_hand()
+            .then(crate::model::kernel::KernelThreads::begin);
         for batch in &updates {
             if interrupt::requested() {
                 bar.finish();

@@ -98,3 +98,42 @@ fn the_learning_rate_halves_every_halflife_epochs_from_the_first() {
     assert!((params.lr_at(101) - 0.001).abs() < 1e-15);
     assert!((params.lr_at(26) - 0.004 * 0.5f64.sqrt()).abs() < 1e-15);
 }
+
+#[test]
+fn the_fused_float32_step_follows_the_tensor_version_in_double_precision() {
+    // Float32 on the CPU takes the fused loop; double the tensor operations. Same gradients,
+    // five steps, Adam and SGD, weight decay on `W` only, some gradients clipped.
+    let init = [0.3, -1.2, 0.05, 2.0, -0.7, 0.0];
+    let grads = |step: usize| -> Vec<f64> {
+        (0..6)
+            .map(|i| ((i * 7 + step * 3) % 11) as f64 - 5.0 + 0.01 * step as f64)
+            .map(|g| g * 3.0)
+            .collect()
+    };
+    for kind in [OptimizerKind::Adam, OptimizerKind::Sgd] {
+        for name in ["W", "bv"] {
+            let make = |k: Kind| Tensor::from_slice(&init).to_kind(k).set_requires_grad(true);
+            let (p32, p64) = (make(Kind::Float), make(Kind::Double));
+            let opt = |p: &Tensor| {
+                let mut o =
+                    Optimizer::new(kind, 0.01, 10.0, vec![(name.into(), p.shallow_clone())]);
+                o.weight_decay = 0.5;
+                o
+            };
+            let (mut o32, mut o64) = (opt(&p32), opt(&p64));
+            for step in 0..5 {
+                let g = Tensor::from_slice(&grads(step));
+                (&p32 * g.to_kind(Kind::Float)).sum(Kind::Float).backward();
+                (&p64 * &g).sum(Kind::Double).backward();
+                o32.step();
+                o64.step();
+                assert_eq!(p32.grad().abs().sum(Kind::Double).double_value(&[]), 0.0);
+            }
+            let (a, b) = (values(&p32.to_kind(Kind::Double)), values(&p64));
+            assert_ne!(a, init.to_vec(), "{kind:?} {name}: nothing moved");
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 2e-6, "{kind:?} {name}: {a:?} vs {b:?}");
+            }
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //!
 //! - [`ais`]: Annealed Importance Sampling of the partition functions of many RBMs at once;
 //! - [`ais_cpu`]: the same, fused into one pass per chain on the CPU (float32);
+//! - [`kernel`]: the building blocks of the fused CPU kernels (sparse row sums, sampling, `exp`);
+//! - [`gibbs_cpu`]: CD-k's negative phase fused into one pass per frame on the CPU (float32);
 //! - [`clamped`]: generation with some notes held fixed (harmonising, continuing, infilling);
 //! - [`recurrence`]: the tanh recurrence over a chunk, forward and backward by hand (CPU);
 //! - [`likelihood`]: held-out NLL (AIS and RAISE) and accuracy, and the NLL of continuations;
@@ -12,6 +14,8 @@
 pub mod ais;
 pub mod ais_cpu;
 pub mod clamped;
+pub mod gibbs_cpu;
+pub mod kernel;
 pub mod likelihood;
 pub mod rbm;
 pub mod recurrence;

@@ -108,3 +108,44 @@ pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
         h.matmul(bh) + softplus(&(h.matmul(&w.tr()) + bv)).sum_dim_intlist(-1, false, opts.0);
     per_state.logsumexp(0, false)
 }
+
+/// CD-k's negative phase for rows of frames, with what the CD gradient needs from it: for data
+/// `v (N, V)` and per-row biases `bv (N, V)`, `bh (N, H)`,
+///
+/// ```text
+/// neg         ṽ = the last sample of a k-step Gibbs chain from v0 (v when not given)   (N, V)
+/// data_hidden σ(v W + bh)                                                             (N, H)
+/// neg_hidden  σ(ṽ W + bh)                                                             (N, H)
+/// gap         F(v) − F(ṽ)                                                             (N)
+/// ```
+///
+/// so that `∂[F(v) − F(ṽ)]/∂bv = ṽ − v`, `∂/∂bh = neg_hidden − data_hidden` and
+/// `∂/∂W = ṽᵀ neg_hidden − vᵀ data_hidden` (row by row), with no autograd.
+pub struct NegativePhase {
+    pub neg: Tensor,
+    pub data_hidden: Tensor,
+    pub neg_hidden: Tensor,
+    pub gap: Tensor,
+}
+
+impl NegativePhase {
+    /// With tensor operations ([`gibbs_chain`] and the formulas above): any device and kind.
+    pub fn by_tensors(
+        w: &Tensor,
+        bv: &Tensor,
+        bh: &Tensor,
+        v: &Tensor,
+        v0: Option<&Tensor>,
+        k: i64,
+    ) -> NegativePhase {
+        tch::no_grad(|| {
+            let neg = gibbs_chain(v0.unwrap_or(v), w, bv, bh, k);
+            NegativePhase {
+                data_hidden: hidden_probs(v, w, bh),
+                neg_hidden: hidden_probs(&neg, w, bh),
+                gap: free_energy(v, w, bv, bh) - free_energy(&neg, w, bv, bh),
+                neg,
+            }
+        })
+    }
+}

@@ -37,6 +37,9 @@ pub trait Real: Copy + Default + Send + Sync + 'static {
     fn add(self, other: Self) -> Self;
 }
 
+/// Up to this many rows, [`Real::gemm`] runs as plain loops rather than through `matrixmultiply`.
+const SMALL_BATCH: usize = 4;
+
 macro_rules! real {
     ($t:ty, $gemm:path) => {
         impl Real for $t {
@@ -50,6 +53,37 @@ macro_rules! real {
                 c: &mut [Self],
             ) {
                 assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
+                if m <= SMALL_BATCH {
+                    // A few rows: matrixmultiply would pack `B` on every call, which costs more
+                    // than the product itself. Row updates (axpy) or dot products instead.
+                    for (a, c) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)).take(m) {
+                        if b_transposed {
+                            for (c, b) in c.iter_mut().zip(b.chunks_exact(k)) {
+                                let mut lanes = [0.0 as $t; 8];
+                                let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+                                let tail: $t = ac
+                                    .remainder()
+                                    .iter()
+                                    .zip(bc.remainder())
+                                    .map(|(x, y)| x * y)
+                                    .sum();
+                                for (x, y) in ac.zip(bc) {
+                                    for l in 0..8 {
+                                        lanes[l] += x[l] * y[l];
+                                    }
+                                }
+                                *c += lanes.iter().sum::<$t>() + tail;
+                            }
+                        } else {
+                            for (&x, b) in a.iter().zip(b.chunks_exact(n)) {
+                                for (c, y) in c.iter_mut().zip(b) {
+                                    *c += x * y;
+                                }
+                            }
+                        }
+                    }
+                    return;
+                }
                 let (rsb, csb) = if b_transposed {
                     (1, k as isize)
                 } else {
@@ -150,4 +184,38 @@ pub fn backward<F: Real>(
     }
     let du_init = carry.iter().zip(&g[..n]).map(|(c, g)| c.add(*g)).collect();
     (da, du_init)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_and_large_products_agree_with_the_definition() {
+        let (k, n) = (13, 11);
+        for m in [1, 3, SMALL_BATCH, SMALL_BATCH + 1, 9] {
+            for transposed in [false, true] {
+                let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 5) as f64 - 2.0).collect();
+                let b: Vec<f64> = (0..k * n)
+                    .map(|i| ((i * 3) % 7) as f64 * 0.5 - 1.0)
+                    .collect();
+                let mut c: Vec<f64> = (0..m * n).map(|i| i as f64).collect();
+                let mut want = c.clone();
+                for r in 0..m {
+                    for col in 0..n {
+                        for i in 0..k {
+                            let bv = if transposed {
+                                b[col * k + i]
+                            } else {
+                                b[i * n + col]
+                            };
+                            want[r * n + col] += a[r * k + i] * bv;
+                        }
+                    }
+                }
+                f64::gemm(m, k, n, &a, &b, transposed, &mut c);
+                assert_eq!(c, want, "m = {m}, transposed = {transposed}");
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@
 //! Gibbs chains of all frames of a batch run in parallel; the negative samples `ṽ_t` are
 //! constants and the loss `mean_t [F_t(v_t) − F_t(ṽ_t)]` backpropagates through `bv_t`, `bh_t`
 //! into the RNN. Sequences are batched as `(B, T, V)` with a `(B, T)` mask of real frames.
-use super::rbm::{free_energy, gibbs_chain};
+use super::rbm::{free_energy, gibbs_chain, NegativePhase};
 use super::recurrence;
 use tch::{nn, Tensor};
 
@@ -329,19 +329,27 @@ impl RnnRbm {
         masked_gap(v, &neg, &self.w, &bv_t, &bh_t, mask)
     }
 
+    /// Whether [`cd_backward`](Self::cd_backward) runs by hand (the tanh cell on the CPU) rather
+    /// than through autograd; with float32 its negative phase is then the fused kernel
+    /// ([`super::gibbs_cpu`]).
+    pub fn updates_by_hand(&self) -> bool {
+        self.gru.is_none()
+            && self.w.device() == tch::Device::Cpu
+            && matches!(self.w.kind(), tch::Kind::Float | tch::Kind::Double)
+    }
+
     /// One CD-k update's gradients: accumulates `∂L/∂θ` of [`cd_loss_from`](Self::cd_loss_from)
     /// into every parameter's `grad()` and returns the loss (detached).
     ///
-    /// On the CPU, with the tanh cell, the recurrence runs forward and backward by hand
-    /// ([`super::recurrence`]): autograd differentiates the RBM part with respect to the states
-    /// before each frame, `G = ∂L/∂u_before`, and the hand-written backward carries `G` through the
-    /// recurrence into `Wvu`, `Wuu`, `bu` and `u0`. Elsewhere (the GRU, CUDA) autograd does it all,
-    /// with the recurrence as one fused `rnn_tanh` on CUDA.
+    /// On the CPU, with the tanh cell, the whole update runs by hand, without autograd: the
+    /// recurrence forward ([`super::recurrence`]), the negative phase (the fused kernel
+    /// [`super::gibbs_cpu`] in float32), the RBM's gradients and `G = ∂L/∂u_before` in closed form
+    /// ([`rbm_backward`](Self::rbm_backward)), and the recurrence backward, which carries `G` into
+    /// `Wvu`, `Wuu`, `bu` and `u0`. Elsewhere (the GRU, CUDA) autograd does it all, with the
+    /// recurrence as one fused `rnn_tanh` on CUDA. Both give the same gradients for the same
+    /// negative samples (tests/model.rs, tests/negative_phase.rs).
     pub fn cd_backward(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
-        let by_hand = self.gru.is_none()
-            && v.device() == tch::Device::Cpu
-            && matches!(self.w.kind(), tch::Kind::Float | tch::Kind::Double);
-        if !by_hand {
+        if !self.updates_by_hand() {
             let loss = if v.device().is_cuda() && self.gru.is_none() {
                 let (bv_t, bh_t) = self.frame_biases(&self.rnn_states_fused(v, None).0);
                 self.cd_gap(v, mask, k, start, &bv_t, &bh_t)
@@ -385,48 +393,88 @@ impl RnnRbm {
         let (batch, steps, r) = (v.size()[0], v.size()[1], self.wuu.size()[0]);
         let (b_, t_, r_) = (batch as usize, steps as usize, r as usize);
         let flat = |t: &Tensor| Vec::<F>::try_from(t.contiguous().view(-1)).expect("tensor data");
-        // Forward: input projections in one product, the recurrence by hand.
-        let v = v.to_kind(self.w.kind());
-        let (x, u_init, wuu) = tch::no_grad(|| {
+        tch::no_grad(|| {
+            // Forward: input projections in one product, the recurrence by hand.
+            let v = v.to_kind(self.w.kind());
             let x = (v.matmul(&self.wvu) + &self.bu).transpose(0, 1);
-            (flat(&x), flat(&self.initial_state(batch)), flat(&self.wuu))
-        });
-        let s = recurrence::forward(&x, &u_init, &wuu, t_, b_, r_);
-        let states = Tensor::from_slice(&s).view([steps + 1, batch, r]);
-        // Autograd for the RBM part, with the states before each frame as a leaf.
-        let u_before = states
-            .narrow(0, 0, steps)
-            .transpose(0, 1)
-            .contiguous()
-            .set_requires_grad(true);
-        let (bv_t, bh_t) = self.frame_biases(&u_before);
-        let loss = self.cd_gap(&v, mask, k, start, &bv_t, &bh_t);
-        loss.backward();
-        // Backward through the recurrence by hand; the sums over time as single products.
-        let g = flat(&u_before.grad().transpose(0, 1));
-        let (da, du_init) = recurrence::backward(&s, &g, &wuu, t_, b_, r_);
-        let da = Tensor::from_slice(&da).view([steps * batch, r]);
-        let s_prev = states.narrow(0, 0, steps).reshape([steps * batch, r]);
-        let v_tm = v.transpose(0, 1).reshape([steps * batch, -1]);
-        let grads = [
-            (&self.wvu, v_tm.tr().matmul(&da)),
-            (&self.wuu, s_prev.tr().matmul(&da)),
-            (&self.bu, da.sum_dim_intlist(0, true, da.kind())),
-            (
-                &self.u0,
-                Tensor::from_slice(&du_init)
-                    .view([batch, r])
-                    .sum_dim_intlist(0, true, da.kind()),
-            ),
-        ];
-        // Accumulate them into the parameters' gradients: ∂(Σ θ ⊙ g)/∂θ = g, exactly.
-        let surrogate = grads
-            .iter()
-            .map(|(p, g)| (*p * g).sum(g.kind()))
-            .reduce(|a, b| a + b)
-            .expect("four gradients");
-        surrogate.backward();
-        loss.detach()
+            let wuu = flat(&self.wuu);
+            let s = recurrence::forward(
+                &flat(&x),
+                &flat(&self.initial_state(batch)),
+                &wuu,
+                t_,
+                b_,
+                r_,
+            );
+            let states = Tensor::from_slice(&s).view([steps + 1, batch, r]);
+            // The states before each frame, one row per frame (batch-major).
+            let u_before = states
+                .narrow(0, 0, steps)
+                .transpose(0, 1)
+                .reshape([batch * steps, r]);
+            let (d_u_before, loss) = self.rbm_backward(&v, mask, k, start, &u_before);
+            // Backward through the recurrence by hand; the sums over time as single products.
+            let g = flat(&d_u_before.view([batch, steps, r]).transpose(0, 1));
+            let (da, du_init) = recurrence::backward(&s, &g, &wuu, t_, b_, r_);
+            let da = Tensor::from_slice(&da).view([steps * batch, r]);
+            let s_prev = states.narrow(0, 0, steps).reshape([steps * batch, r]);
+            let v_tm = v.transpose(0, 1).reshape([steps * batch, -1]);
+            accumulate_grad(&self.wvu, &v_tm.tr().matmul(&da));
+            accumulate_grad(&self.wuu, &s_prev.tr().matmul(&da));
+            accumulate_grad(&self.bu, &da.sum_dim_intlist(0, true, da.kind()));
+            let du0 = Tensor::from_slice(&du_init).view([batch, r]);
+            accumulate_grad(&self.u0, &du0.sum_dim_intlist(0, true, da.kind()));
+            loss
+        })
+    }
+
+    /// The RBM side of a CD-k update by hand, given the states before each frame
+    /// `u_before (B·T, R)` (batch-major rows): accumulates the gradients of `W`, `bv`, `bh`, `Wuv`
+    /// and `Wuh`, and returns `∂L/∂u_before (B·T, R)` and the loss. With `c_n = mask_n / Σ mask`,
+    ///
+    /// ```text
+    /// ∂L/∂bv_n = c_n (ṽ_n − v_n)            ∂L/∂bh_n = c_n (σ(ṽ_n W + bh_n) − σ(v_n W + bh_n))
+    /// ∂L/∂W    = Σ_n ṽ_nᵀ c_n σ(ṽ_n W + bh_n) − v_nᵀ c_n σ(v_n W + bh_n)
+    /// ∂L/∂Wuv  = u_beforeᵀ ∂L/∂bv_·          ∂L/∂u_before = ∂L/∂bv_· Wuvᵀ + ∂L/∂bh_· Wuhᵀ
+    /// ```
+    fn rbm_backward(
+        &self,
+        v: &Tensor,
+        mask: &Tensor,
+        k: i64,
+        start: ChainStart,
+        u_before: &Tensor,
+    ) -> (Tensor, Tensor) {
+        let n_visible = self.n_visible();
+        let rows = u_before.size()[0];
+        let (bv_t, bh_t) = self.frame_biases(u_before);
+        let v_rows = v.reshape([rows, n_visible]);
+        let v0 = match start {
+            ChainStart::Data => None,
+            ChainStart::Previous => Some(previous_frames(v).reshape([rows, n_visible])),
+        };
+        let phase = if super::gibbs_cpu::applicable(&self.w) {
+            super::gibbs_cpu::negative_phase(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k)
+        } else {
+            NegativePhase::by_tensors(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k)
+        };
+        let kind = self.w.kind();
+        let mask = mask.reshape([rows, 1]).to_kind(kind);
+        let c = &mask / mask.sum(kind);
+        let loss = (phase.gap.to_kind(kind) * c.view([rows])).sum(kind);
+        let d_bv = (&phase.neg - &v_rows) * &c;
+        let neg_hidden = &phase.neg_hidden * &c;
+        let data_hidden = &phase.data_hidden * &c;
+        let d_bh = &neg_hidden - &data_hidden;
+        let d_w = phase.neg.tr().matmul(&neg_hidden) - v_rows.tr().matmul(&data_hidden);
+        accumulate_grad(&self.w, &d_w);
+        accumulate_grad(&self.bv, &d_bv.sum_dim_intlist(0, true, kind));
+        accumulate_grad(&self.bh, &d_bh.sum_dim_intlist(0, true, kind));
+        let u_t = u_before.tr();
+        accumulate_grad(&self.wuv, &u_t.matmul(&d_bv));
+        accumulate_grad(&self.wuh, &u_t.matmul(&d_bh));
+        let d_u = d_bv.matmul(&self.wuv.tr()) + d_bh.matmul(&self.wuh.tr());
+        (d_u, loss)
     }
 
     /// Pre-training loss of the RBM alone (`W`, `bv`, `bh`, no RNN) on frames `v (N, V)`.
@@ -502,5 +550,16 @@ impl RnnRbm {
             );
         }
         named
+    }
+}
+
+/// `∂L/∂θ += g`: in place where `θ` already has a gradient (every update after the first, since
+/// the optimizer zeroes gradients in place), else through autograd once, which creates it.
+fn accumulate_grad(param: &Tensor, g: &Tensor) {
+    let mut grad = param.grad();
+    if grad.defined() {
+        let _ = grad.g_add_(g);
+    } else {
+        tch::with_grad(|| (param * g.detach()).sum(g.kind()).backward());
     }
 }

@@ -1,0 +1,278 @@
+//! CD-k's negative phase ([`super::rbm::NegativePhase`]) on the CPU (float32), one Gibbs chain
+//! per frame with every step fused ([`super::kernel`]).
+//!
+//! With one chunk per update the tensor version is thirty small products and sixty element-wise
+//! passes over `(frames, units)`, each a libtorch dispatch; here each frame's chain runs its `k`
+//! steps alone, its state in the L1 cache, a step costing the rows of `W` of the few notes on and
+//! the rows of `Wᵀ` of the hidden units on (or off, whichever are fewer). The frame's data side
+//! (`σ(v W + bh)` and `F(v)`) and the negative sample's come out of the same passes.
+//!
+//! Shapes: `w (V, H)`, `bv (N, V)`, `bh (N, H)`, `v (N, V)`, `v0 (N, V)`. Rows are shared out
+//! among libtorch's thread count; every row draws from its own xorshift32 lanes seeded from
+//! [`super::rng::stream_seed`] and its index, so the samples do not depend on the thread count.
+use super::kernel::{
+    self, exp_nonpositive, hidden_input, sample_on, sample_split, set_on, sigmoid, visible_input,
+    Lanes, Model,
+};
+use super::rbm::NegativePhase;
+use super::rng;
+use tch::{Device, Kind, Tensor};
+
+/// Whether [`negative_phase`] can run these weights: float32 on the CPU.
+pub fn applicable(w: &Tensor) -> bool {
+    w.device() == Device::Cpu && w.kind() == Kind::Float
+}
+
+/// Rows per thread below which another thread is not worth starting.
+const MIN_ROWS_PER_THREAD: usize = 24;
+
+/// The negative phase of CD-k for every row, chains started at `v0` (at `v` when `None`).
+pub fn negative_phase(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    v: &Tensor,
+    v0: Option<&Tensor>,
+    k: i64,
+) -> NegativePhase {
+    let model = Model::new(w);
+    let (nv, nh) = (model.nv, model.nh);
+    let rows = v.size()[0] as usize;
+    let flat = |t: &Tensor| {
+        Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
+    };
+    let (bv, bh, data) = (flat(bv), flat(bh), flat(v));
+    let start = v0.map(flat);
+    let seed = rng::stream_seed();
+    let mut neg = vec![0f32; rows * nv];
+    let mut data_hidden = vec![0f32; rows * nh];
+    let mut neg_hidden = vec![0f32; rows * nh];
+    let mut gap = vec![0f32; rows];
+    if rows > 0 {
+        let threads = kernel::threads()
+            .min(rows.div_ceil(MIN_ROWS_PER_THREAD))
+            .max(1);
+        let per = rows.div_ceil(threads);
+        let inputs = Inputs {
+            m: &model,
+            bv: &bv,
+            bh: &bh,
+            data: &data,
+            start: start.as_deref(),
+            k: k.max(0) as usize,
+            seed,
+        };
+        let inputs = &inputs;
+        let parts = neg
+            .chunks_mut(per * nv)
+            .zip(data_hidden.chunks_mut(per * nh))
+            .zip(neg_hidden.chunks_mut(per * nh))
+            .zip(gap.chunks_mut(per))
+            .enumerate();
+        std::thread::scope(|s| {
+            let mut first_share = None;
+            for (t, (((neg, dh), nh_), gap)) in parts {
+                let out = Outputs {
+                    neg,
+                    data_hidden: dh,
+                    neg_hidden: nh_,
+                    gap,
+                };
+                if t == 0 {
+                    first_share = Some(out);
+                } else {
+                    s.spawn(move || continue_rows(inputs, t * per, out));
+                }
+            }
+            // The calling thread takes the first share rather than waiting idle.
+            if let Some(out) = first_share {
+                continue_rows(inputs, 0, out);
+            }
+        });
+    }
+    let (n, nv, nh) = (rows as i64, nv as i64, nh as i64);
+    NegativePhase {
+        neg: Tensor::from_slice(&neg).view([n, nv]),
+        data_hidden: Tensor::from_slice(&data_hidden).view([n, nh]),
+        neg_hidden: Tensor::from_slice(&neg_hidden).view([n, nh]),
+        gap: Tensor::from_slice(&gap),
+    }
+}
+
+struct Inputs<'a> {
+    m: &'a Model,
+    bv: &'a [f32],
+    bh: &'a [f32],
+    data: &'a [f32],
+    start: Option<&'a [f32]>,
+    k: usize,
+    seed: u64,
+}
+
+/// One thread's share of the outputs, rows `first ..` onwards.
+struct Outputs<'a> {
+    neg: &'a mut [f32],
+    data_hidden: &'a mut [f32],
+    neg_hidden: &'a mut [f32],
+    gap: &'a mut [f32],
+}
+
+fn continue_rows(inp: &Inputs, first: usize, out: Outputs) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            unsafe { rows_avx2(inp, first, out) };
+            return;
+        }
+    }
+    rows_generic(inp, first, out)
+}
+
+/// [`rows_generic`] compiled for AVX2; the same operations in the same order.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn rows_avx2(inp: &Inputs, first: usize, out: Outputs) {
+    rows_generic(inp, first, out)
+}
+
+/// Work space of one chain, reused from row to row.
+struct Scratch {
+    x: Vec<f32>,
+    sig: Vec<f32>,
+    u: Vec<f32>,
+    pre: Vec<f32>,
+    on_v: Vec<u32>,
+    on_h: Vec<u32>,
+    off_h: Vec<u32>,
+}
+
+#[inline(always)]
+fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
+    let m = inp.m;
+    let (nv, nh) = (m.nv, m.nh);
+    let mut s = Scratch {
+        x: vec![0.0; m.nh_pad],
+        sig: vec![0.0; nh],
+        u: vec![0.0; nv.max(nh)],
+        pre: vec![0.0; m.nv_pad],
+        on_v: Vec::with_capacity(nv),
+        on_h: Vec::with_capacity(nh),
+        off_h: Vec::with_capacity(nh),
+    };
+    for (i, gap) in out.gap.iter_mut().enumerate() {
+        let r = first + i;
+        let bv = &inp.bv[r * nv..(r + 1) * nv];
+        let bh = &inp.bh[r * nh..(r + 1) * nh];
+        let v = &inp.data[r * nv..(r + 1) * nv];
+        let mut lane = Lanes::new(rng::mix(inp.seed ^ rng::mix(r as u64)));
+        // The data side: σ(v W + bh) and F(v).
+        set_on(v, &mut s.on_v);
+        hidden_input(m, bh, &s.on_v, &mut s.x);
+        let data_hidden = &mut out.data_hidden[i * nh..(i + 1) * nh];
+        let f_data = -visible_term(bv, &s.on_v) - softplus_sum(&s.x[..nh], data_hidden);
+        // The chain.
+        if let Some(start) = inp.start {
+            set_on(&start[r * nv..(r + 1) * nv], &mut s.on_v);
+            hidden_input(m, bh, &s.on_v, &mut s.x);
+            for (p, &x) in s.sig.iter_mut().zip(&s.x[..nh]) {
+                *p = sigmoid(x);
+            }
+        } else {
+            s.sig.copy_from_slice(data_hidden);
+        }
+        for step in 0..inp.k {
+            sample_split(&s.sig, &mut lane, &mut s.u[..nh], &mut s.on_h, &mut s.off_h);
+            visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
+            for (p, b) in s.pre.iter_mut().zip(bv) {
+                *p = sigmoid(*p + b);
+            }
+            sample_on(&s.pre[..nv], &mut lane, &mut s.u[..nv], &mut s.on_v);
+            hidden_input(m, bh, &s.on_v, &mut s.x);
+            if step + 1 < inp.k {
+                for (p, &x) in s.sig.iter_mut().zip(&s.x[..nh]) {
+                    *p = sigmoid(x);
+                }
+            }
+        }
+        // The negative side: the sample, σ(ṽ W + bh) and F(ṽ).
+        let neg_hidden = &mut out.neg_hidden[i * nh..(i + 1) * nh];
+        let f_neg = -visible_term(bv, &s.on_v) - softplus_sum(&s.x[..nh], neg_hidden);
+        let neg = &mut out.neg[i * nv..(i + 1) * nv];
+        neg.fill(0.0);
+        for &j in &s.on_v {
+            neg[j as usize] = 1.0;
+        }
+        *gap = (f_data - f_neg) as f32;
+    }
+}
+
+/// `v·bv` for a binary `v` given by the units that are on.
+#[inline(always)]
+fn visible_term(bv: &[f32], on_v: &[u32]) -> f64 {
+    on_v.iter().map(|&i| bv[i as usize] as f64).sum()
+}
+
+/// `Σ_j softplus(x_j)`, writing `σ(x_j)` into `sig`: with `e = exp(−|x|)`,
+/// `softplus(x) = max(x, 0) + ln(1 + e)` and `σ(x) = 1/(1 + e)` (or `e/(1 + e)`), one `exp` a
+/// unit; the logarithms are taken of products of `1 + e ∈ [1, 2]`, 32 a lane in 8 lanes.
+#[inline(always)]
+fn softplus_sum(x: &[f32], sig: &mut [f32]) -> f64 {
+    const LANES: usize = 8;
+    const PER_LANE: usize = 32;
+    let mut total = 0f64;
+    for (xs, sigs) in x
+        .chunks(LANES * PER_LANE)
+        .zip(sig.chunks_mut(LANES * PER_LANE))
+    {
+        let mut prod = [1f32; LANES];
+        let mut relu = [0f32; LANES];
+        let mut xc = xs.chunks_exact(LANES);
+        let mut sc = sigs.chunks_exact_mut(LANES);
+        for (xl, sl) in (&mut xc).zip(&mut sc) {
+            for l in 0..LANES {
+                let xv = xl[l];
+                let e = exp_nonpositive(-xv.abs());
+                let one = 1.0 + e;
+                let r = 1.0 / one;
+                sl[l] = if xv >= 0.0 { r } else { e * r };
+                prod[l] *= one;
+                relu[l] += if xv > 0.0 { xv } else { 0.0 };
+            }
+        }
+        let mut tail = 0f64;
+        for (&xv, sl) in xc.remainder().iter().zip(sc.into_remainder()) {
+            let e = exp_nonpositive(-xv.abs());
+            let one = 1.0 + e;
+            *sl = if xv >= 0.0 { 1.0 / one } else { e / one };
+            tail += (one as f64).ln() + xv.max(0.0) as f64;
+        }
+        let logs: f64 = prod.iter().map(|&p| (p as f64).ln()).sum();
+        total += logs + relu.iter().map(|&r| r as f64).sum::<f64>() + tail;
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softplus_sums_and_sigmoids_match_their_definitions_in_double_precision() {
+        let x: Vec<f32> = (0..300).map(|j| (j as f32 - 150.0) * 0.27).collect();
+        let mut sig = vec![0f32; x.len()];
+        let got = softplus_sum(&x, &mut sig);
+        let want: f64 = x
+            .iter()
+            .map(|&x| (x as f64).max(0.0) + (-(x as f64).abs()).exp().ln_1p())
+            .sum();
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        for (&s, &x) in sig.iter().zip(&x) {
+            let w = 1.0 / (1.0 + (-(x as f64)).exp());
+            assert!(
+                (s as f64 - w).abs() <= 3e-7 * w + 1e-30,
+                "σ({x}) = {s}, not {w}"
+            );
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The building blocks of the fused CPU kernels ([`super::ais_cpu`], [`super::gibbs_cpu`]): one
+//! RBM's Gibbs steps on a single chain whose state stays in the L1 cache.
+//!
+//! ```text
+//! x   = bh + Σ_{i: v_i=1} W_i            sums of the rows of W that are on (a frame has few notes)
+//! pre = Σ_{j: h_j=1} Wᵀ_j                or Σ_j Wᵀ_j − Σ_{j: h_j=0} Wᵀ_j, whichever list is shorter
+//! σ(z) from one exp(−|z|)                a degree-7 polynomial that vectorises
+//! ```
+//!
+//! Sums run in blocks of [`BLOCK`] columns in a fixed order, so results do not depend on the
+//! vector width (AVX2 or SSE2) or the thread count; uniforms come from eight xorshift32 lanes
+//! ([`Lanes`]) seeded by the caller. Shapes: `W (V, H)` float32, rows padded to whole blocks.
+use super::rng;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tch::{Kind, Tensor};
+
+/// Threads of the fused kernels; 0: libtorch's count.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the fused kernels' thread count apart from libtorch's (`0`: follow libtorch's). Training
+/// on the CPU runs libtorch on one thread and the kernels on this many: libtorch's idle OpenMP
+/// threads spin, and would take the cores from the kernel's.
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// While alive, libtorch runs on one thread and the fused kernels on the threads libtorch had;
+/// dropped, both are as before. For training on the CPU by hand
+/// ([`super::RnnRbm::updates_by_hand`]), where what is left to libtorch is small operations:
+/// with two threads, its OpenMP threads spin between them and take the kernels' cores (JSB,
+/// one chunk per update, 2 threads: 39,000 frames/s with libtorch on two threads, 53,000 so).
+pub struct KernelThreads {
+    libtorch: i32,
+}
+
+impl KernelThreads {
+    pub fn begin() -> KernelThreads {
+        let libtorch = tch::get_num_threads();
+        set_threads(libtorch.max(1) as usize);
+        tch::set_num_threads(1);
+        KernelThreads { libtorch }
+    }
+}
+
+impl Drop for KernelThreads {
+    fn drop(&mut self) {
+        set_threads(0);
+        tch::set_num_threads(self.libtorch);
+    }
+}
+
+/// The fused kernels' thread count: what [`set_threads`] set, else libtorch's.
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => tch::get_num_threads().max(1) as usize,
+        n => n,
+    }
+}
+
+/// The shared weights, and their transpose for the visible side, each row padded with zeros
+/// to a whole number of [`BLOCK`]s.
+pub(super) struct Model {
+    pub(super) nv: usize,
+    pub(super) nh: usize,
+    /// `W (V, H)`, row `i` (visible unit `i`'s weights) at `i · nh_pad`.
+    pub(super) w: Vec<f32>,
+    pub(super) nh_pad: usize,
+    /// `Wᵀ (H, V)`, row `j` at `j · nv_pad`.
+    pub(super) wt: Vec<f32>,
+    /// `Σ_j Wᵀ_j` (padded), summed in double precision.
+    pub(super) wt_sum: Vec<f32>,
+    pub(super) nv_pad: usize,
+}
+
+impl Model {
+    /// `w (V, H)` on the CPU, any float kind (used as float32).
+    pub(super) fn new(w: &Tensor) -> Model {
+        let (n_visible, n_hidden) = w.size2().expect("W is (V, H)");
+        let flat = |t: &Tensor| {
+            Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
+        };
+        let (nv, nh) = (n_visible as usize, n_hidden as usize);
+        let (nv_pad, nh_pad) = (nv.next_multiple_of(BLOCK), nh.next_multiple_of(BLOCK));
+        Model {
+            nv,
+            nh,
+            w: padded(&flat(w), nh, nh_pad),
+            nh_pad,
+            wt: padded(&flat(&w.tr()), nv, nv_pad),
+            wt_sum: padded(
+                &flat(
+                    &w.to_kind(Kind::Double)
+                        .sum_dim_intlist(1, false, Kind::Double),
+                ),
+                nv,
+                nv_pad,
+            ),
+            nv_pad,
+        }
+    }
+}
+
+/// Columns summed at once by [`accumulate`]: four AVX registers of independent sums.
+pub(super) const BLOCK: usize = 32;
+
+/// `rows (n, cols)` row-major, each row padded with zeros to `pad` columns.
+pub(super) fn padded(rows: &[f32], cols: usize, pad: usize) -> Vec<f32> {
+    let mut out = vec![0f32; rows.len() / cols.max(1) * pad];
+    for (o, r) in out.chunks_exact_mut(pad).zip(rows.chunks_exact(cols)) {
+        o[..cols].copy_from_slice(r);
+    }
+    out
+}
+
+/// Indices of the units that are on (`> ½`) in a binary vector.
+#[inline(always)]
+pub(super) fn set_on(v: &[f32], on: &mut Vec<u32>) {
+    on.clear();
+    on.extend((0..v.len() as u32).filter(|&i| v[i as usize] > 0.5));
+}
+
+/// Samples every unit with probability `p` and lists the ones that come out on (without
+/// branches: a branch per hidden unit would be mispredicted half the time).
+#[inline(always)]
+pub(super) fn sample_on(p: &[f32], lane: &mut Lanes, u: &mut [f32], on: &mut Vec<u32>) {
+    lane.fill(u);
+    on.clear();
+    on.resize(p.len(), 0);
+    let mut count = 0;
+    for (i, (&p, &u)) in p.iter().zip(u.iter()).enumerate() {
+        on[count] = i as u32;
+        count += (u < p) as usize;
+    }
+    on.truncate(count);
+}
+
+/// [`sample_on`], also listing the units that come out off.
+#[inline(always)]
+pub(super) fn sample_split(
+    p: &[f32],
+    lane: &mut Lanes,
+    u: &mut [f32],
+    on: &mut Vec<u32>,
+    off: &mut Vec<u32>,
+) {
+    lane.fill(u);
+    on.clear();
+    on.resize(p.len(), 0);
+    off.clear();
+    off.resize(p.len(), 0);
+    let (mut n_on, mut n_off) = (0, 0);
+    for (i, (&p, &u)) in p.iter().zip(u.iter()).enumerate() {
+        let is_on = u < p;
+        on[n_on] = i as u32;
+        off[n_off] = i as u32;
+        n_on += is_on as usize;
+        n_off += !is_on as usize;
+    }
+    on.truncate(n_on);
+    off.truncate(n_off);
+}
+
+/// `x = bh + Σ_{i on} W_i` (`x` padded; its padding stays 0).
+#[inline(always)]
+pub(super) fn hidden_input(m: &Model, bh: &[f32], on_v: &[u32], x: &mut [f32]) {
+    accumulate::<false>(x, None, &m.w, m.nh_pad, on_v);
+    for (x, b) in x.iter_mut().zip(bh) {
+        *x += b;
+    }
+}
+
+/// `pre = Σ_{j on} Wᵀ_j` (padded), or `Σ_j Wᵀ_j − Σ_{j off} Wᵀ_j` when more units are on than
+/// off: whichever list is shorter.
+#[inline(always)]
+pub(super) fn visible_input(m: &Model, on_h: &[u32], off_h: &[u32], pre: &mut [f32]) {
+    if on_h.len() <= off_h.len() {
+        accumulate::<false>(pre, None, &m.wt, m.nv_pad, on_h);
+    } else {
+        accumulate::<true>(pre, Some(&m.wt_sum), &m.wt, m.nv_pad, off_h);
+    }
+}
+
+/// `out = init ± Σ_{r in rows} mat_r` (`init` 0 when `None`, minus when `SUBTRACT`), `BLOCK`
+/// columns at a time so that the sums stay in registers (no store and reload per row), each
+/// column summed in the order of `rows`.
+#[inline(always)]
+pub(super) fn accumulate<const SUBTRACT: bool>(
+    out: &mut [f32],
+    init: Option<&[f32]>,
+    mat: &[f32],
+    stride: usize,
+    rows: &[u32],
+) {
+    for (b, out) in out.chunks_exact_mut(BLOCK).enumerate() {
+        let mut acc = [0f32; BLOCK];
+        if let Some(init) = init {
+            acc.copy_from_slice(&init[b * BLOCK..(b + 1) * BLOCK]);
+        }
+        for &r in rows {
+            let start = r as usize * stride + b * BLOCK;
+            debug_assert!(start + BLOCK <= mat.len());
+            // SAFETY: `rows` are unit indices below the matrix's row count (from `sample_*` or
+            // `set_on` over vectors of that length) and `b · BLOCK + BLOCK ≤ stride`, so the block
+            // lies inside `mat`; unchecked, because the bounds checks cost a fifth of this loop.
+            let row = unsafe { &*(mat.as_ptr().add(start) as *const [f32; BLOCK]) };
+            for l in 0..BLOCK {
+                if SUBTRACT {
+                    acc[l] -= row[l];
+                } else {
+                    acc[l] += row[l];
+                }
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+}
+
+/// `σ(z)` from `e = exp(−|z|)`: `1/(1+e)` for `z ≥ 0`, `e/(1+e)` below (no overflow).
+#[inline(always)]
+pub(super) fn sigmoid(z: f32) -> f32 {
+    let e = exp_nonpositive(-z.abs());
+    let r = 1.0 / (1.0 + e);
+    // A select, not `max`/`min`, whose NaN rules keep the loops from vectorising.
+    if z >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
+/// `exp(t)` for `t ≤ 0`: `2ⁿ · exp(r)` with `n = round(t / ln 2)`, `|r| ≤ ln 2 / 2`, `exp(r)`
+/// by its Taylor polynomial of degree 7 (relative error below 10⁻⁸ before rounding). Below
+/// −87 the result is held at `exp(−87)` (≈ 1.6·10⁻³⁸), which no sum here can tell from 0.
+#[inline(always)]
+pub(super) fn exp_nonpositive(t: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0;
+    let t = if t < -87.0 { -87.0 } else { t };
+    // Adding 1.5·2²³ rounds to the nearest integer n and leaves it in the low bits.
+    let shifted = t * LOG2E + ROUND;
+    let n = shifted - ROUND;
+    let r = (t - n * LN2_HI) - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    // 2ⁿ from n's bits (n ≥ −126): exponent field n + 127.
+    let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f32::from_bits(n_bits.wrapping_add(127) << 23);
+    p * scale
+}
+
+/// Eight xorshift32 generators (Marsaglia 2003) advanced together, so that filling a vector of
+/// uniforms vectorises.
+pub(super) struct Lanes {
+    s: [u32; 8],
+}
+
+impl Lanes {
+    pub(super) fn new(seed: u64) -> Lanes {
+        let mut s = [0u32; 8];
+        for (l, s) in s.iter_mut().enumerate() {
+            let x = (rng::mix(seed.wrapping_add(l as u64)) >> 32) as u32;
+            *s = if x == 0 { 0x6A09_E667 } else { x };
+        }
+        Lanes { s }
+    }
+
+    /// Uniforms in `[0, 1)`, multiples of 2⁻²⁴.
+    #[inline(always)]
+    pub(super) fn fill(&mut self, out: &mut [f32]) {
+        for chunk in out.chunks_mut(8) {
+            let mut next = [0f32; 8];
+            for l in 0..8 {
+                let mut x = self.s[l];
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                self.s[l] = x;
+                next[l] = (x >> 8) as f32 * (1.0 / 16_777_216.0);
+            }
+            chunk.copy_from_slice(&next[..chunk.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_is_within_two_ulps_of_the_true_value_down_to_minus_87() {
+        let mut worst = 0f64;
+        for i in 0..=870_000 {
+            let t = -(i as f32) * 1e-4;
+            let got = exp_nonpositive(t) as f64;
+            let want = (t as f64).exp();
+            worst = worst.max((got - want).abs() / want);
+        }
+        assert!(worst < 2.5e-7, "relative error {worst}");
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert!(exp_nonpositive(-1000.0) < 1e-37);
+    }
+
+    #[test]
+    fn lanes_give_uniforms_in_the_unit_interval_with_the_right_mean() {
+        let mut lanes = Lanes::new(3);
+        let mut u = vec![0f32; 100_003];
+        lanes.fill(&mut u);
+        assert!(u.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let mean = u.iter().map(|&x| x as f64).sum::<f64>() / u.len() as f64;
+        assert!((mean - 0.5).abs() < 0.005, "mean {mean}");
+    }
+}
