@@ -220,3 +220,23 @@ fn a_float32_update_by_hand_gives_autograds_gradient_for_the_kernels_negative_sa
         );
     }
 }
+
+#[test]
+fn masked_rows_cost_nothing_and_leave_the_others_as_they_were() {
+    let (w, bv, bh) = rbm(30, 20, 16, 9);
+    let v = binary(9, 20, 0.2, 31);
+    let mask = Tensor::from_slice(&[1.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    rng::manual_seed(32);
+    let all = gibbs_cpu::negative_phase(&w, &bv, &bh, &v, None, 3);
+    rng::manual_seed(32);
+    let some = gibbs_cpu::negative_phase_of(&w, &bv, &bh, &v, None, 3, Some(&mask));
+    let keep = mask.unsqueeze(1);
+    for (a, b) in [
+        (&all.neg, &some.neg),
+        (&all.data_hidden, &some.data_hidden),
+        (&all.neg_hidden, &some.neg_hidden),
+    ] {
+        assert!((a * &keep).equal(b));
+    }
+    assert!((&all.gap * &mask).equal(&some.gap));
+}

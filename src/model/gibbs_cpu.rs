@@ -35,6 +35,20 @@ pub fn negative_phase(
     v0: Option<&Tensor>,
     k: i64,
 ) -> NegativePhase {
+    negative_phase_of(w, bv, bh, v, v0, k, None)
+}
+
+/// [`negative_phase`] for the rows where `mask (N)` is non-zero only: the others (padding, which
+/// the loss ignores) get zeros everywhere, and cost nothing.
+pub fn negative_phase_of(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    v: &Tensor,
+    v0: Option<&Tensor>,
+    k: i64,
+    mask: Option<&Tensor>,
+) -> NegativePhase {
     let model = Model::new(w);
     let (nv, nh) = (model.nv, model.nh);
     let rows = v.size()[0] as usize;
@@ -43,6 +57,7 @@ pub fn negative_phase(
     };
     let (bv, bh, data) = (flat(bv), flat(bh), flat(v));
     let start = v0.map(flat);
+    let active = mask.map(flat);
     let seed = rng::stream_seed();
     let mut neg = vec![0f32; rows * nv];
     let mut data_hidden = vec![0f32; rows * nh];
@@ -59,6 +74,7 @@ pub fn negative_phase(
             bh: &bh,
             data: &data,
             start: start.as_deref(),
+            active: active.as_deref(),
             k: k.max(0) as usize,
             seed,
         };
@@ -105,6 +121,7 @@ struct Inputs<'a> {
     bh: &'a [f32],
     data: &'a [f32],
     start: Option<&'a [f32]>,
+    active: Option<&'a [f32]>,
     k: usize,
     seed: u64,
 }
@@ -162,6 +179,9 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
     };
     for (i, gap) in out.gap.iter_mut().enumerate() {
         let r = first + i;
+        if inp.active.is_some_and(|a| a[r] == 0.0) {
+            continue; // the outputs stay zero
+        }
         let bv = &inp.bv[r * nv..(r + 1) * nv];
         let bh = &inp.bh[r * nh..(r + 1) * nh];
         let v = &inp.data[r * nv..(r + 1) * nv];

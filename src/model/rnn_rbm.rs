@@ -453,13 +453,15 @@ impl RnnRbm {
             ChainStart::Data => None,
             ChainStart::Previous => Some(previous_frames(v).reshape([rows, n_visible])),
         };
+        let kind = self.w.kind();
+        let mask = mask.reshape([rows, 1]).to_kind(kind);
         let phase = if super::gibbs_cpu::applicable(&self.w) {
-            super::gibbs_cpu::negative_phase(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k)
+            let (w, v0) = (&self.w, v0.as_ref());
+            let active = mask.view([rows]);
+            super::gibbs_cpu::negative_phase_of(w, &bv_t, &bh_t, &v_rows, v0, k, Some(&active))
         } else {
             NegativePhase::by_tensors(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k)
         };
-        let kind = self.w.kind();
-        let mask = mask.reshape([rows, 1]).to_kind(kind);
         let c = &mask / mask.sum(kind);
         let loss = (phase.gap.to_kind(kind) * c.view([rows])).sum(kind);
         let d_bv = (&phase.neg - &v_rows) * &c;
