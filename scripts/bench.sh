@@ -7,7 +7,10 @@
 #   scripts/bench.sh --device cuda   # on a GPU (rows are labelled with the device)
 #   scripts/bench.sh --threads 2 --no-write
 #   scripts/bench.sh --baseline OLD_BIN   # training speed against another build (the previous
-#                                         # commit's), alternating the two, 3 rounds per row
+#                                         # commit's), alternating the two, 3 rounds per row: one
+#                                         # chunk per update, the default flags, 16 per update, the
+#                                         # seed layout; and the eager-PyTorch loop in the same rounds
+#                                         # (about 10 minutes on 2 cores)
 #
 # What it measures (all through the tool's own output: metrics.jsonl, evaluate's JSON, and the
 # "composed …" line of generate; peak memory from /usr/bin/time):
@@ -96,36 +99,72 @@ EOF
 }
 
 # --baseline: the same training rows with two builds, alternating (a shared machine's slow
-# spells then hit both alike), the median frames/s of each over 3 rounds, and their ratio.
+# spells then hit both alike), the median frames/s of each over 3 rounds, and their ratio; and,
+# in the same rounds, scripts/eager_baseline.py (the paper's recipe as a plain eager-PyTorch loop)
+# when the torch of scripts/setup.sh is there.
 if [[ -n $baseline ]]; then
   [[ -x $baseline ]] || { echo "--baseline $baseline: not an executable" >&2; exit 2; }
+  python=$(ls -d "${RNN_RBM_CACHE:-$HOME/.cache/rnn-rbm}"/torch-*/bin/python 2>/dev/null | head -1 || true)
+  specs=("JSB train, paper layout, 150 hidden, CD-15, 1 chunk/update|4|--layout paper --data $jsb --split train --batch-size 1"
+         "the default flags (Bach corpus, chorale layout, 300 hidden, 8 chunks/update)|4|--layout chorale"
+         "JSB train, paper layout, 150 hidden, CD-15, 16 chunks/update|4|--layout paper --data $jsb --split train --batch-size 16"
+         "Bach corpus, seed layout, 1 chunk/update|3|--layout seed")
+  declare -A got
+  eager=()
+  for round in 1 2 3; do
+    for i in "${!specs[@]}"; do
+      IFS='|' read -r label epochs flags <<<"${specs[$i]}"
+      for which in old new; do
+        b=$bin; [[ $which == old ]] && b=$baseline
+        # A build from before a layout existed has no figure for its row.
+        layout=$(sed -E 's/.*--layout ([a-z]+).*/\1/' <<<"$flags")
+        if ! "$b" train --help | grep -q -- "$layout ="; then
+          got[$i,$which]+="nan "
+          continue
+        fi
+        rm -rf "$work/against"
+        echo "== round $round, $which: $label" >&2
+        # shellcheck disable=SC2086
+        "$b" train "$epochs" $flags --no-init --out "$work/against" --save-every 1000 --valid-every 1000 "${common[@]}" 2>/dev/null
+        got[$i,$which]+="$(frames_per_s "$work/against/metrics.jsonl") "
+      done
+    done
+    if [[ -n $python && $device == cpu ]]; then
+      echo "== round $round, eager PyTorch" >&2
+      eager+=("$("$python" scripts/eager_baseline.py 4 "$threads" | python3 -c '
+import json, statistics, sys
+rows = [json.loads(l) for l in sys.stdin if l.startswith("{")]
+print(round(statistics.median(r["frames_per_s"] for r in rows[1:])))')")
+    fi
+  done
   against=$(
     echo "Measured by \`scripts/bench.sh --baseline BIN\` on $(date -u +%Y-%m-%d): commit $(git rev-parse --short HEAD) against the build BIN ($("$baseline" --version)), $(nproc) cores, --device $device --threads $threads; 3 alternating rounds, median frames/s of the epochs after the first (each round's in brackets)."
     echo
     echo "| training run | baseline | this commit | ratio |"
     echo "|---|---|---|---|"
-    for spec in "JSB train, paper layout, 1 chunk/update (the default)|4|--layout paper --data $jsb --split train" \
-                "JSB train, paper layout, 16 chunks/update|4|--layout paper --data $jsb --split train --batch-size 16" \
-                "Bach, seed layout, 1 chunk/update (the default)|3|--layout seed"; do
-      IFS='|' read -r label epochs flags <<<"$spec"
-      old=() new=()
-      for round in 1 2 3; do
-        for which in old new; do
-          b=$bin; [[ $which == old ]] && b=$baseline
-          rm -rf "$work/against"
-          # shellcheck disable=SC2086
-          "$b" train "$epochs" $flags --no-init --out "$work/against" --save-every 1000 "${common[@]}" 2>/dev/null
-          f=$(frames_per_s "$work/against/metrics.jsonl")
-          if [[ $which == old ]]; then old+=("$f"); else new+=("$f"); fi
-        done
-      done
+    for i in "${!specs[@]}"; do
+      IFS='|' read -r label epochs flags <<<"${specs[$i]}"
       python3 -c '
 import statistics, sys
-label, old, new = sys.argv[1], [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+label, flags, old, new = sys.argv[1], sys.argv[2], [float(x) for x in sys.argv[3].split()], [float(x) for x in sys.argv[4].split()]
 o, n = statistics.median(old), statistics.median(new)
 each = lambda xs: ", ".join(f"{x:.0f}" for x in xs)
-print(f"| {label} | {o:.0f} ({each(old)}) | {n:.0f} ({each(new)}) | **{n / o:.2f}×** |")' "$label" "${old[*]}" "${new[*]}"
+cmd = f" (`train N {flags}`)"
+if o != o:  # NaN: the baseline has no such layout
+    print(f"| {label}{cmd} | – (no such layout) | {n:.0f} ({each(new)}) | – |")
+else:
+    print(f"| {label}{cmd} | {o:.0f} ({each(old)}) | {n:.0f} ({each(new)}) | **{n / o:.2f}×** |")' "$label" "$flags" "${got[$i,old]}" "${got[$i,new]}"
     done
+    if [[ ${#eager[@]} -gt 0 ]]; then
+      python3 -c '
+import statistics, sys
+eager = [float(x) for x in sys.argv[1].split()]
+first, default = [float(x) for x in sys.argv[2].split()], [float(x) for x in sys.argv[3].split()]
+e = statistics.median(eager)
+each = lambda xs: ", ".join(f"{x:.0f}" for x in xs)
+print()
+print(f"Against a plain eager-PyTorch loop of the paper'"'"'s recipe (`scripts/eager_baseline.py 4 THREADS`, the same rounds): {e:.0f} frames/s ({each(eager)}). This commit, 1 chunk per update: **{statistics.median(first) / e:.2f}×**; the default flags: **{statistics.median(default) / e:.2f}×** (round by round: {each([d / x for d, x in zip(default, eager)])}).")' "${eager[*]}" "${got[0,new]}" "${got[1,new]}"
+    fi
   )
   echo "$against"
   if [[ $write == 1 ]]; then
