@@ -97,12 +97,12 @@ pub fn negative_phase_of(
                 if t == 0 {
                     first_share = Some(out);
                 } else {
-                    s.spawn(move || continue_rows(inputs, t * per, out));
+                    s.spawn(move || run_rows(inputs, t * per, out));
                 }
             }
             // The calling thread takes the first share rather than waiting idle.
             if let Some(out) = first_share {
-                continue_rows(inputs, 0, out);
+                run_rows(inputs, 0, out);
             }
         });
     }
@@ -134,7 +134,8 @@ struct Outputs<'a> {
     gap: &'a mut [f32],
 }
 
-fn continue_rows(inp: &Inputs, first: usize, out: Outputs) {
+/// Runs the rows of `out` (rows `first ..` of the inputs) on this thread.
+fn run_rows(inp: &Inputs, first: usize, out: Outputs) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
