@@ -23,8 +23,8 @@
 //! `v_data (F, V)`; the result is the log-weights `(F, C)` and the base biases `ba (F, V)`.
 use super::ais::AisOptions;
 use super::kernel::{
-    exp_nonpositive, hidden_input, sample_on, sample_split, set_on, sigmoid, visible_input, Lanes,
-    Model,
+    exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid, sigmoid_into,
+    sum_on, visible_input, Lanes, Model,
 };
 use super::rng;
 use tch::{Device, Kind, Tensor};
@@ -47,12 +47,9 @@ pub fn anneal(
     let n_visible = w.size()[0];
     let frames = bv.size()[0] as usize;
     let chains = opts.chains as usize;
-    let flat = |t: &Tensor| {
-        Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
-    };
     let model = Model::new(w);
-    let (bv, bh, start) = (flat(bv), flat(bh), flat(base_start));
-    let data = v_data.map(flat);
+    let (bv, bh, start) = (floats(bv), floats(bh), floats(base_start));
+    let data = v_data.map(floats);
     let mut betas = vec![0.0f32];
     betas.extend(
         super::ais::schedule(opts.temperatures)
@@ -275,7 +272,7 @@ fn forward(
     let last = betas.len() - 1;
     for k in 1..=last {
         let (a, b) = (betas[k - 1], betas[k]);
-        let bias = gap_dot(&s.gap, &s.on_v);
+        let bias = sum_on(&s.gap, &s.on_v);
         log_w += (b - a) as f64 * bias
             + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
         if k < last {
@@ -306,7 +303,7 @@ fn reverse(
     for k in (1..=last).rev() {
         let (a, b) = (betas[k - 1], betas[k]);
         gibbs(m, f, b, ba, lane, s);
-        let bias = gap_dot(&s.gap, &s.on_v);
+        let bias = sum_on(&s.gap, &s.on_v);
         log_w -= (b - a) as f64 * bias
             + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
     }
@@ -324,11 +321,6 @@ fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut 
     }
     sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
-}
-
-#[inline(always)]
-fn gap_dot(gap: &[f32], on_v: &[u32]) -> f64 {
-    on_v.iter().map(|&i| gap[i as usize] as f64).sum()
 }
 
 /// `Σ_j softplus(b x_j) − softplus(a x_j)` for `0 ≤ a < b`, with `σ(a x)` and `σ(b x)` written
@@ -395,13 +387,6 @@ fn softplus_gap(
 
 /// Units per product in [`softplus_gap`]: 32 ratios per lane, within `2^±32`.
 const PRODUCT_BLOCK: usize = 256;
-
-#[inline(always)]
-fn sigmoid_into(scale: f32, x: &[f32], out: &mut [f32]) {
-    for (o, &x) in out.iter_mut().zip(x) {
-        *o = sigmoid(scale * x);
-    }
-}
 
 #[cfg(test)]
 mod tests {

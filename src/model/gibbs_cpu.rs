@@ -11,8 +11,8 @@
 //! among libtorch's thread count; every row draws from its own xorshift32 lanes seeded from
 //! [`super::rng::stream_seed`] and its index, so the samples do not depend on the thread count.
 use super::kernel::{
-    self, exp_nonpositive, hidden_input, sample_on, sample_split, set_on, sigmoid, visible_input,
-    Lanes, Model,
+    self, exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid,
+    sigmoid_into, sum_on, visible_input, Lanes, Model,
 };
 use super::rbm::NegativePhase;
 use super::rng;
@@ -52,12 +52,9 @@ pub fn negative_phase_of(
     let model = Model::new(w);
     let (nv, nh) = (model.nv, model.nh);
     let rows = v.size()[0] as usize;
-    let flat = |t: &Tensor| {
-        Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
-    };
-    let (bv, bh, data) = (flat(bv), flat(bh), flat(v));
-    let start = v0.map(flat);
-    let active = mask.map(flat);
+    let (bv, bh, data) = (floats(bv), floats(bh), floats(v));
+    let start = v0.map(floats);
+    let active = mask.map(floats);
     let seed = rng::stream_seed();
     let mut neg = vec![0f32; rows * nv];
     let mut data_hidden = vec![0f32; rows * nh];
@@ -191,14 +188,12 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         set_on(v, &mut s.on_v);
         hidden_input(m, bh, &s.on_v, &mut s.x);
         let data_hidden = &mut out.data_hidden[i * nh..(i + 1) * nh];
-        let f_data = -visible_term(bv, &s.on_v) - softplus_sum(&s.x[..nh], data_hidden);
+        let f_data = -sum_on(bv, &s.on_v) - softplus_sum(&s.x[..nh], data_hidden);
         // The chain.
         if let Some(start) = inp.start {
             set_on(&start[r * nv..(r + 1) * nv], &mut s.on_v);
             hidden_input(m, bh, &s.on_v, &mut s.x);
-            for (p, &x) in s.sig.iter_mut().zip(&s.x[..nh]) {
-                *p = sigmoid(x);
-            }
+            sigmoid_into(1.0, &s.x[..nh], &mut s.sig);
         } else {
             s.sig.copy_from_slice(data_hidden);
         }
@@ -211,14 +206,12 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
             sample_on(&s.pre[..nv], &mut lane, &mut s.u[..nv], &mut s.on_v);
             hidden_input(m, bh, &s.on_v, &mut s.x);
             if step + 1 < inp.k {
-                for (p, &x) in s.sig.iter_mut().zip(&s.x[..nh]) {
-                    *p = sigmoid(x);
-                }
+                sigmoid_into(1.0, &s.x[..nh], &mut s.sig);
             }
         }
         // The negative side: the sample, σ(ṽ W + bh) and F(ṽ).
         let neg_hidden = &mut out.neg_hidden[i * nh..(i + 1) * nh];
-        let f_neg = -visible_term(bv, &s.on_v) - softplus_sum(&s.x[..nh], neg_hidden);
+        let f_neg = -sum_on(bv, &s.on_v) - softplus_sum(&s.x[..nh], neg_hidden);
         let neg = &mut out.neg[i * nv..(i + 1) * nv];
         neg.fill(0.0);
         for &j in &s.on_v {
@@ -226,12 +219,6 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         }
         *gap = (f_data - f_neg) as f32;
     }
-}
-
-/// `v·bv` for a binary `v` given by the units that are on.
-#[inline(always)]
-fn visible_term(bv: &[f32], on_v: &[u32]) -> f64 {
-    on_v.iter().map(|&i| bv[i as usize] as f64).sum()
 }
 
 /// `Σ_j softplus(x_j)`, writing `σ(x_j)` into `sig`: with `e = exp(−|x|)`,

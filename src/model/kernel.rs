@@ -76,19 +76,16 @@ impl Model {
     /// `w (V, H)` on the CPU, any float kind (used as float32).
     pub(super) fn new(w: &Tensor) -> Model {
         let (n_visible, n_hidden) = w.size2().expect("W is (V, H)");
-        let flat = |t: &Tensor| {
-            Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
-        };
         let (nv, nh) = (n_visible as usize, n_hidden as usize);
         let (nv_pad, nh_pad) = (nv.next_multiple_of(BLOCK), nh.next_multiple_of(BLOCK));
         Model {
             nv,
             nh,
-            w: padded(&flat(w), nh, nh_pad),
+            w: padded(&floats(w), nh, nh_pad),
             nh_pad,
-            wt: padded(&flat(&w.tr()), nv, nv_pad),
+            wt: padded(&floats(&w.tr()), nv, nv_pad),
             wt_sum: padded(
-                &flat(
+                &floats(
                     &w.to_kind(Kind::Double)
                         .sum_dim_intlist(1, false, Kind::Double),
                 ),
@@ -97,6 +94,25 @@ impl Model {
             ),
             nv_pad,
         }
+    }
+}
+
+/// A tensor's elements as float32, in row-major order (what the kernels read their inputs from).
+pub(super) fn floats(t: &Tensor) -> Vec<f32> {
+    Vec::<f32>::try_from(t.to_kind(Kind::Float).contiguous().view([-1])).expect("floats")
+}
+
+/// `Σ_{i on} values_i` in double precision, for a binary vector given by the units that are on.
+#[inline(always)]
+pub(super) fn sum_on(values: &[f32], on: &[u32]) -> f64 {
+    on.iter().map(|&i| values[i as usize] as f64).sum()
+}
+
+/// `out_j = σ(scale · x_j)`.
+#[inline(always)]
+pub(super) fn sigmoid_into(scale: f32, x: &[f32], out: &mut [f32]) {
+    for (o, &x) in out.iter_mut().zip(x) {
+        *o = sigmoid(scale * x);
     }
 }
 

@@ -55,6 +55,17 @@ pub enum ChainStart {
     Previous,
 }
 
+impl ChainStart {
+    /// Where the chains of frames `v (B, T, V)` start, when not at `v` itself: `None` for
+    /// [`ChainStart::Data`] (the negative phase then needs no second copy of the data).
+    pub fn other_than_data(self, v: &Tensor) -> Option<Tensor> {
+        match self {
+            ChainStart::Data => None,
+            ChainStart::Previous => Some(previous_frames(v)),
+        }
+    }
+}
+
 /// Where generation starts the Gibbs chain of each new vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum GibbsStart {
@@ -321,12 +332,7 @@ impl RnnRbm {
     /// [`cd_loss`](Self::cd_loss) with the negative chains started at `start`.
     pub fn cd_loss_from(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
         let (bv_t, bh_t) = self.frame_biases(&self.rnn_states(v, None).0);
-        let v0 = match start {
-            ChainStart::Data => v.shallow_clone(),
-            ChainStart::Previous => previous_frames(v),
-        };
-        let neg = gibbs_chain(&v0, &self.w, &bv_t, &bh_t, k);
-        masked_gap(v, &neg, &self.w, &bv_t, &bh_t, mask)
+        self.cd_gap(v, mask, k, start, &bv_t, &bh_t)
     }
 
     /// Whether [`cd_backward`](Self::cd_backward) runs by hand (the tanh cell on the CPU) rather
@@ -375,10 +381,9 @@ impl RnnRbm {
         bv_t: &Tensor,
         bh_t: &Tensor,
     ) -> Tensor {
-        let v0 = match start {
-            ChainStart::Data => v.shallow_clone(),
-            ChainStart::Previous => previous_frames(v),
-        };
+        let v0 = start
+            .other_than_data(v)
+            .unwrap_or_else(|| v.shallow_clone());
         let neg = gibbs_chain(&v0, &self.w, bv_t, bh_t, k);
         masked_gap(v, &neg, &self.w, bv_t, bh_t, mask)
     }
@@ -449,10 +454,9 @@ impl RnnRbm {
         let rows = u_before.size()[0];
         let (bv_t, bh_t) = self.frame_biases(u_before);
         let v_rows = v.reshape([rows, n_visible]);
-        let v0 = match start {
-            ChainStart::Data => None,
-            ChainStart::Previous => Some(previous_frames(v).reshape([rows, n_visible])),
-        };
+        let v0 = start
+            .other_than_data(v)
+            .map(|v0| v0.reshape([rows, n_visible]));
         let kind = self.w.kind();
         let mask = mask.reshape([rows, 1]).to_kind(kind);
         let phase = if super::gibbs_cpu::applicable(&self.w) {
