@@ -2,8 +2,11 @@
 //!
 //! The RNN is first primed on the opening of a piece (`--primer`, or a piece of the checkpoint's
 //! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
-//! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 200 steps from silence
-//! for the paper layout, the original's 25 steps from the previous vector for the seed layout). All `--count` pieces are composed together, as one batch.
+//! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 1000 steps from silence
+//! for the chorale layout, 200 for the paper layout, the original's 25 steps from the previous
+//! vector for the seed layout). All `--count` pieces are composed together, as one batch. For the
+//! chorale layout the frames then get Bach's figures inside the beat ([`crate::ornament`],
+//! `--ornaments`).
 use crate::audio as render;
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::config::ModelConfig;
@@ -54,6 +57,11 @@ pub struct GenerateArgs {
     pub tempo: f64,
     #[command(flatten)]
     pub sampler: crate::args::SamplerArgs,
+    /// Bach's rhythm inside the beat (passing notes, re-struck and tied notes) added to the
+    /// composed quarter-note frames, from a table of what his voices do: auto = on for the
+    /// chorale layout, which composes one frame per beat (the frames themselves never change)
+    #[arg(long, value_enum, default_value = "auto")]
+    pub ornaments: Ornaments,
     /// Velocity of every note
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=127))]
     pub velocity: u8,
@@ -81,6 +89,32 @@ pub struct GenerateArgs {
 }
 
 pub use crate::model::rnn_rbm::default_sampler;
+
+/// Whether [`crate::ornament`] adds Bach's figures to the composed frames.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ornaments {
+    /// On for the chorale layout, off for the others.
+    Auto,
+    On,
+    Off,
+}
+
+impl Ornaments {
+    /// Whether a model of `config` gets ornaments; `on` for a grid finer than quarter notes is
+    /// refused.
+    pub fn apply(self, config: &ModelConfig) -> Result<bool> {
+        let quarters = config.steps_per_quarter == 1 && config.steps_per_vector == 1;
+        match self {
+            Ornaments::Auto => Ok(quarters && config.layout == crate::config::Layout::Chorale),
+            Ornaments::Off => Ok(false),
+            Ornaments::On if quarters => Ok(true),
+            Ornaments::On => bail!(
+                "--ornaments on needs a model of one frame per quarter note; this one has {} steps per quarter",
+                config.steps_per_quarter
+            ),
+        }
+    }
+}
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
 /// (`None`, with a warning, when the corpus is not at hand).
@@ -213,7 +247,8 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let (device, _threads) = args.compute.select()?;
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
-    // Load the SoundFont before composing, so a missing one fails fast.
+    args.ornaments.apply(&config)?; // refused before composing
+                                    // Load the SoundFont before composing, so a missing one fails fast.
     let soundfont = match args.wav || args.html {
         true => Some(render::load_soundfont(&render::resolve_soundfont(
             args.soundfont.as_deref(),
@@ -276,6 +311,11 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     })
 }
 
+/// The seed of piece `i`'s ornaments.
+fn ornament_seed(seed: u64, i: usize) -> u64 {
+    (seed ^ 0x6f72_6e61_6d65_6e74).wrapping_add(i as u64)
+}
+
 /// Writes every piece of `out (count, T, V)` as `<stem>_seed<seed>_<i>.mid` in `args.out`, with
 /// its WAV and PNG when asked.
 fn write_pieces(
@@ -287,6 +327,10 @@ fn write_pieces(
     soundfont: Option<&std::sync::Arc<rustysynth::SoundFont>>,
 ) -> Result<Vec<Piece>> {
     let config = &loaded.sidecar.model;
+    let ornaments = args
+        .ornaments
+        .apply(config)?
+        .then(crate::ornament::Table::bundled);
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = loaded
@@ -298,6 +342,14 @@ fn write_pieces(
     let mut pieces = Vec::with_capacity(args.count);
     for i in 0..args.count {
         let roll = frames_to_roll(&out.get(i as i64), config)?;
+        let roll = match &ornaments {
+            Some(table) => {
+                // Each piece its own stream, so a piece does not depend on --count.
+                let mut rng = rand::rngs::StdRng::seed_from_u64(ornament_seed(seed, i));
+                crate::ornament::ornament(&roll, table, &mut rng)?
+            }
+            None => roll,
+        };
         let mut song = roll.to_song(args.tempo, args.velocity);
         song.name = Some(format!(
             "rnn-rbm {stem}, seed {seed}, primed on {primed_on}"

@@ -10,7 +10,8 @@
 //!   written atomically; finding and loading one);
 //! - for ears and eyes: [`audio`] (MIDI → WAV through a SoundFont synthesizer), [`draw`]
 //!   (piano-roll and training-chart PNGs), [`gallery`] (a page of players for generated
-//!   pieces); style statistics in [`style`];
+//!   pieces); style statistics in [`style`]; Bach's figures inside the beat for quarter-note
+//!   frames in [`ornament`];
 //! - running: [`device`] (CPU/CUDA, threads, seeds), [`interrupt`] (Ctrl-C stops training at a
 //!   safe point), [`progress`] (progress bars), [`args`] (flags that several commands share).
 //!
@@ -37,6 +38,7 @@ pub mod interrupt;
 pub mod midi;
 pub mod model;
 pub mod optim;
+pub mod ornament;
 pub mod plot;
 pub mod progress;
 pub mod render;

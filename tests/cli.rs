@@ -1296,3 +1296,110 @@ fn train_without_data_learns_nine_chorales_in_ten_and_keeps_the_best_on_the_tent
         .as_f64()
         .is_some_and(f64::is_finite));
 }
+
+#[test]
+fn ornaments_change_the_rhythm_inside_the_beats_and_nothing_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chord_corpus(&dir.path().join("corpus"), 4, 30);
+    // A chorale-layout model (its default recipe, small) and a seed-layout one.
+    for (layout, out) in [("chorale", "chorale"), ("seed", "seed")] {
+        assert_ok(&rnn_rbm(
+            dir.path(),
+            &[
+                "train",
+                "1",
+                "--data",
+                "corpus",
+                "--layout",
+                layout,
+                "--hidden",
+                "16",
+                "--recurrent",
+                "16",
+                "--init-epochs",
+                "1",
+                "--threads",
+                "1",
+                "--seed",
+                "5",
+                "--out",
+                out,
+            ],
+        ));
+    }
+    let generate = |ornaments: &str, out: &str| {
+        assert_ok(&rnn_rbm(
+            dir.path(),
+            &[
+                "generate",
+                "chorale/epoch_1.ot",
+                "--count",
+                "2",
+                "--length",
+                "24",
+                "--seed",
+                "3",
+                "--gibbs",
+                "20",
+                "--threads",
+                "1",
+                "--ornaments",
+                ornaments,
+                "--out",
+                out,
+            ],
+        ));
+        (0..2)
+            .map(|i| {
+                let path = dir.path().join(format!("{out}/epoch_1_seed3_{i}.mid"));
+                midi::read_file(&path).unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (plain, ornamented) = (generate("off", "plain"), generate("auto", "ornamented"));
+    for (plain, ornamented) in plain.iter().zip(&ornamented) {
+        let tpq = u64::from(plain.ticks_per_quarter);
+        assert!(
+            plain.notes.iter().all(|n| n.start % tpq == 0),
+            "without ornaments every note starts on a beat"
+        );
+        // Read at every beat, as the chorale layout reads MIDI: the same notes sound (where
+        // they start differs: a note may now be struck again or tied over).
+        let beats = |song: &midi::Song| {
+            rnn_rbm::roll::PianoRoll::from_song_with(
+                song,
+                1,
+                33,
+                56,
+                rnn_rbm::roll::Quantise::Sample,
+            )
+            .unwrap()
+        };
+        assert!(beats(plain).sounding == beats(ornamented).sounding);
+        assert!(
+            ornamented.notes.len() >= plain.notes.len(),
+            "{} notes with ornaments, {} without",
+            ornamented.notes.len(),
+            plain.notes.len()
+        );
+    }
+    // Ornaments for a model on the 16th-note grid are refused before anything is written.
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "generate",
+            "seed/epoch_1.ot",
+            "--ornaments",
+            "on",
+            "--out",
+            "refused",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_one_line_error(
+        &out,
+        "--ornaments on needs a model of one frame per quarter note",
+    );
+    assert!(!dir.path().join("refused").exists());
+}

@@ -541,6 +541,8 @@ fn generation_defaults_to_long_chains_from_silence_for_frames_and_the_originals_
     use rnn_rbm::model::rnn_rbm::GibbsStart;
     let paper = ModelConfig::for_layout(Layout::Paper, None);
     let seed = ModelConfig::for_layout(Layout::Seed, None);
+    let chorale = ModelConfig::for_layout(Layout::Chorale, None);
     assert_eq!(default_sampler(&paper), (GibbsStart::Silence, 200));
+    assert_eq!(default_sampler(&chorale), (GibbsStart::Silence, 1000));
     assert_eq!(default_sampler(&seed), (GibbsStart::Previous, 25));
 }

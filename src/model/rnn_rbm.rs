@@ -92,15 +92,18 @@ impl GibbsStart {
 }
 
 /// The sampler that generation uses unless told otherwise, measured with `rnn-rbm stats`
-/// (docs/BENCHMARKS.md, "Generation"): for one frame per vector (the paper layout) 200 Gibbs steps
-/// from silence, whose pieces are closer to the chorales than the original's 25 steps from the
-/// previous vector (0.79 against 0.64 on the JSB model); for the seed layout the original's, which
-/// did better there (0.51 … 0.53 against 0.33 … 0.37 on a Bach model of 60 epochs).
+/// (docs/BENCHMARKS.md, "Generation" and "Ornaments"): for one frame per vector, chains from
+/// silence, whose pieces are closer to the chorales than the original's 25 steps from the previous
+/// vector (0.79 against 0.64 on the JSB model); 200 steps for the paper layout (1000 did no better
+/// on the JSB model) and 1000 for the chorale layout, whose sharper model of 300 hidden units
+/// needs them (0.73 against 0.69 on the committed Bach model, against the valid chorales); for the
+/// seed layout the original's, which did better there (0.51 … 0.53 against 0.33 … 0.37 on a Bach
+/// model of 60 epochs).
 pub fn default_sampler(config: &crate::config::ModelConfig) -> (GibbsStart, i64) {
-    if config.steps_per_vector == 1 {
-        (GibbsStart::Silence, 200)
-    } else {
-        (GibbsStart::Previous, 25)
+    match (config.steps_per_vector, config.layout) {
+        (1, crate::config::Layout::Chorale) => (GibbsStart::Silence, 1000),
+        (1, _) => (GibbsStart::Silence, 200),
+        _ => (GibbsStart::Previous, 25),
     }
 }
 

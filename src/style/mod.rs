@@ -314,22 +314,31 @@ fn rotate(set: u16, semitones: u32) -> u16 {
 
 fn scale_share(weights: &[f64; 12]) -> Option<f64> {
     let total: f64 = weights.iter().sum();
-    let inside = |scale: u16| -> f64 {
-        (0..12)
-            .filter(|c| scale >> c & 1 == 1)
-            .map(|c| weights[c])
-            .sum()
-    };
-    let best = (0..12)
-        .flat_map(|root| {
-            [
-                rotate(MAJOR_SCALE, root),
-                rotate(HARMONIC_MINOR_SCALE, root),
-            ]
-        })
-        .map(inside)
-        .fold(0.0, f64::max);
-    (total > 0.0).then(|| best / total)
+    (total > 0.0).then(|| inside(weights, best_scale(weights)) / total)
+}
+
+/// The weight of `weights` on the pitch classes of `scale`.
+fn inside(weights: &[f64; 12], scale: u16) -> f64 {
+    (0..12)
+        .filter(|c| scale >> c & 1 == 1)
+        .map(|c| weights[c])
+        .sum()
+}
+
+/// The major or harmonic minor scale, on any root, that holds the most of `weights` (weights per
+/// pitch class), as a 12-bit mask; the first in the order C major, C minor, C♯ major, … on a tie.
+pub fn best_scale(weights: &[f64; 12]) -> u16 {
+    let mut best = (f64::NEG_INFINITY, MAJOR_SCALE);
+    for root in 0..12 {
+        for scale in [MAJOR_SCALE, HARMONIC_MINOR_SCALE] {
+            let scale = rotate(scale, root);
+            let weight = inside(weights, scale);
+            if weight > best.0 {
+                best = (weight, scale);
+            }
+        }
+    }
+    best.1
 }
 
 /// The pitch classes of a pitch set, as a 12-bit mask.
