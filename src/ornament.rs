@@ -106,15 +106,15 @@ type VoiceNotes = Vec<(usize, usize, u8)>;
 
 /// A voice beat by beat: the note sounding at the start of the beat, whether it starts there, and
 /// the onsets inside the beat as (offset, pitch).
-struct Beats {
+struct VoiceBeats {
     pitch: Vec<Option<u8>>,
     struck: Vec<bool>,
     inner: Vec<Vec<(u8, u8)>>,
 }
 
-fn beats_of(notes: &VoiceNotes, beats: usize) -> Beats {
+fn beats_of(notes: &VoiceNotes, beats: usize) -> VoiceBeats {
     let q = STEPS_PER_QUARTER as usize;
-    let mut v = Beats {
+    let mut v = VoiceBeats {
         pitch: vec![None; beats],
         struck: vec![false; beats],
         inner: vec![Vec::new(); beats],
@@ -269,6 +269,33 @@ fn draw<'a>(figures: &'a [Seen], rng: &mut impl Rng) -> &'a Figure {
     &figures[figures.len() - 1].figure
 }
 
+/// A figure for `context` whose inner notes all `fit` (given as semitones from the beat's note),
+/// drawn up to [`TRIES`] times; after that the last draw without its inner notes.
+fn draw_figure(
+    table: &Table,
+    context: &Context,
+    fits: impl Fn(i8) -> bool,
+    rng: &mut impl Rng,
+) -> Figure {
+    let Some(seen) = table.figures(context) else {
+        return Figure {
+            strike: true,
+            inner: Vec::new(),
+        };
+    };
+    let mut figure = draw(seen, rng);
+    for _ in 1..TRIES {
+        if figure.inner.iter().all(|&(_, d)| fits(d)) {
+            return figure.clone();
+        }
+        figure = draw(seen, rng);
+    }
+    Figure {
+        strike: figure.strike,
+        inner: Vec::new(),
+    }
+}
+
 /// The frames' notes by voice (see the module documentation), and the notes beyond four as
 /// (beat, pitch).
 fn split_voices(frames: &[Vec<u8>]) -> ([Vec<Option<u8>>; 4], Vec<(usize, u8)>) {
@@ -331,6 +358,125 @@ fn consonant(voices: &[Vec<Option<u8>>; 4], b: usize, figures: &[Option<Figure>;
     })
 }
 
+/// A roll's frames (highest note first) split into voices, and the pitches an inner note may take.
+struct Frames {
+    frames: Vec<Vec<u8>>,
+    voices: [Vec<Option<u8>>; 4],
+    /// Notes beyond four, as (beat, pitch).
+    extra: Vec<(usize, u8)>,
+    /// The roll's pitch range.
+    range: std::ops::Range<i16>,
+    /// The piece's major or harmonic minor scale, as a pitch-class mask.
+    scale: u16,
+}
+
+impl Frames {
+    fn of(roll: &PianoRoll) -> Frames {
+        let low = roll.low_note;
+        let frames: Vec<Vec<u8>> = (0..roll.steps())
+            .map(|b| {
+                (0..roll.n_notes)
+                    .rev()
+                    .filter(|&c| roll.is_sounding(b, c))
+                    .map(|c| low + c as u8)
+                    .collect()
+            })
+            .collect();
+        let (voices, extra) = split_voices(&frames);
+        let mut weights = [0.0; 12];
+        for pitch in frames.iter().flatten() {
+            weights[usize::from(pitch % 12)] += 1.0;
+        }
+        Frames {
+            voices,
+            extra,
+            range: i16::from(low)..i16::from(low) + roll.n_notes as i16,
+            scale: best_scale(&weights),
+            frames,
+        }
+    }
+
+    fn fits(&self, pitch: i16) -> bool {
+        self.range.contains(&pitch) && self.scale >> pitch.rem_euclid(12) & 1 == 1
+    }
+
+    /// One figure per voice for beat `b` (`None` where the voice is silent).
+    fn draw_beat(&self, b: usize, table: &Table, rng: &mut impl Rng) -> [Option<Figure>; 4] {
+        let voices = &self.voices;
+        let quarter = |v: usize| {
+            voices[v][b].map(|_| Figure {
+                strike: false,
+                inner: Vec::new(),
+            })
+        };
+        let frame = &self.frames[b];
+        let repeated = b > 0 && *frame == self.frames[b - 1] && !frame.is_empty();
+        if repeated && rng.gen_bool(table.still()) {
+            return std::array::from_fn(quarter);
+        }
+        let mut figures: [Option<Figure>; 4] = Default::default();
+        for _ in 0..TRIES {
+            for (v, figure) in figures.iter_mut().enumerate() {
+                *figure = voices[v][b].map(|pitch| {
+                    let context = Context {
+                        voice: v as u8,
+                        motion: motion(pitch, voices[v].get(b + 1).copied().flatten()),
+                        same: b > 0 && voices[v][b - 1] == Some(pitch),
+                    };
+                    let fits = |d: i8| self.fits(i16::from(pitch) + i16::from(d));
+                    draw_figure(table, &context, fits, rng)
+                });
+            }
+            if consonant(voices, b, &figures) || rng.gen_bool(DISSONANCE_KEPT) {
+                return figures;
+            }
+        }
+        for f in figures.iter_mut().flatten() {
+            f.inner.clear();
+        }
+        figures
+    }
+
+    /// The voices' notes on the 16th grid, (start, end, pitch), given each beat's figures.
+    fn voice_notes(&self, figures: &[[Option<Figure>; 4]]) -> Vec<(usize, usize, u8)> {
+        let q = STEPS_PER_QUARTER as usize;
+        let mut notes = Vec::new();
+        for (v, pitches) in self.voices.iter().enumerate() {
+            // The note sounding now: (start, pitch).
+            let mut current: Option<(usize, u8)> = None;
+            let mut end = |current: &mut Option<(usize, u8)>, at: usize| {
+                if let Some((start, p)) = current.take() {
+                    notes.push((start, at, p));
+                }
+            };
+            for (b, &pitch) in pitches.iter().enumerate() {
+                let Some(pitch) = pitch else {
+                    end(&mut current, b * q);
+                    continue;
+                };
+                let figure = figures[b][v]
+                    .as_ref()
+                    .expect("a sounding voice has a figure");
+                let tied = matches!(current, Some((_, p)) if p == pitch) && !figure.strike;
+                if !tied {
+                    end(&mut current, b * q);
+                    current = Some((b * q, pitch));
+                }
+                for &(offset, d) in &figure.inner {
+                    let at = b * q + usize::from(offset);
+                    end(&mut current, at);
+                    current = Some((at, (i16::from(pitch) + i16::from(d)) as u8));
+                }
+                if !figure.inner.is_empty() {
+                    end(&mut current, (b + 1) * q);
+                }
+            }
+            end(&mut current, pitches.len() * q);
+        }
+        notes
+    }
+}
+
 /// Adds Bach's figures to a roll of one frame per quarter note (see the module documentation).
 /// The result has 4 steps per quarter note and the same pitch range.
 pub fn ornament(roll: &PianoRoll, table: &Table, rng: &mut impl Rng) -> Result<PianoRoll> {
@@ -339,134 +485,31 @@ pub fn ornament(roll: &PianoRoll, table: &Table, rng: &mut impl Rng) -> Result<P
         "ornaments need one frame per quarter note, not {} steps per quarter",
         roll.steps_per_quarter
     );
-    let beats = roll.steps();
-    let low = roll.low_note;
-    let frames: Vec<Vec<u8>> = (0..beats)
-        .map(|b| {
-            (0..roll.n_notes)
-                .rev()
-                .filter(|&c| roll.is_sounding(b, c))
-                .map(|c| low + c as u8)
-                .collect()
-        })
+    let frames = Frames::of(roll);
+    let figures: Vec<[Option<Figure>; 4]> = (0..roll.steps())
+        .map(|b| frames.draw_beat(b, table, rng))
         .collect();
-    let (voices, extra) = split_voices(&frames);
-    let mut weights = [0.0; 12];
-    for pitch in frames.iter().flatten() {
-        weights[usize::from(pitch % 12)] += 1.0;
-    }
-    let scale = best_scale(&weights);
-    let fits = |pitch: i16| {
-        (i16::from(low)..i16::from(low) + roll.n_notes as i16).contains(&pitch)
-            && scale >> pitch.rem_euclid(12) & 1 == 1
-    };
-    let still = table.still();
-
     let q = STEPS_PER_QUARTER as usize;
-    let mut notes: Vec<(usize, usize, u8)> = Vec::new();
-    let mut current: [Option<(usize, u8)>; 4] = [None; 4];
-    for b in 0..beats {
-        let repeated = b > 0 && frames[b] == frames[b - 1] && !frames[b].is_empty();
-        let quarter = |v: usize, strike: bool| {
-            voices[v][b].map(|_| Figure {
-                strike,
-                inner: Vec::new(),
-            })
-        };
-        let figures: [Option<Figure>; 4] = if repeated && rng.gen_bool(still) {
-            std::array::from_fn(|v| quarter(v, false))
-        } else {
-            let mut figures: [Option<Figure>; 4] = Default::default();
-            let mut found = false;
-            for _ in 0..TRIES {
-                for v in 0..4 {
-                    figures[v] = voices[v][b].map(|pitch| {
-                        let context = Context {
-                            voice: v as u8,
-                            motion: motion(pitch, voices[v].get(b + 1).copied().flatten()),
-                            same: b > 0 && voices[v][b - 1] == Some(pitch),
-                        };
-                        let Some(seen) = table.figures(&context) else {
-                            return Figure {
-                                strike: true,
-                                inner: Vec::new(),
-                            };
-                        };
-                        let mut figure = draw(seen, rng);
-                        for _ in 1..TRIES {
-                            if figure
-                                .inner
-                                .iter()
-                                .all(|&(_, d)| fits(i16::from(pitch) + i16::from(d)))
-                            {
-                                return figure.clone();
-                            }
-                            figure = draw(seen, rng);
-                        }
-                        Figure {
-                            strike: figure.strike,
-                            inner: Vec::new(),
-                        }
-                    });
-                }
-                if consonant(&voices, b, &figures) || rng.gen_bool(DISSONANCE_KEPT) {
-                    found = true;
-                    break;
-                }
-            }
-            if !found {
-                for f in figures.iter_mut().flatten() {
-                    f.inner.clear();
-                }
-            }
-            figures
-        };
-        for v in 0..4 {
-            let Some(pitch) = voices[v][b] else {
-                if let Some((start, p)) = current[v].take() {
-                    notes.push((start, b * q, p));
-                }
-                continue;
-            };
-            let figure = figures[v].as_ref().expect("a sounding voice has a figure");
-            let continues = matches!(current[v], Some((_, p)) if p == pitch) && !figure.strike;
-            if !continues {
-                if let Some((start, p)) = current[v].take() {
-                    notes.push((start, b * q, p));
-                }
-                current[v] = Some((b * q, pitch));
-            }
-            for &(offset, d) in &figure.inner {
-                let at = b * q + usize::from(offset);
-                if let Some((start, p)) = current[v].take() {
-                    notes.push((start, at, p));
-                }
-                current[v] = Some((at, (i16::from(pitch) + i16::from(d)) as u8));
-            }
-            if !figure.inner.is_empty() {
-                let (start, p) = current[v].take().expect("an inner note sounds");
-                notes.push((start, (b + 1) * q, p));
-            }
-        }
-    }
-    for (start, p) in current.into_iter().flatten() {
-        notes.push((start, beats * q, p));
-    }
-    let mut out = PianoRoll::new(beats * q, STEPS_PER_QUARTER, low, roll.n_notes);
+    let (low, n) = (roll.low_note, roll.n_notes);
+    let mut out = PianoRoll::new(roll.steps() * q, STEPS_PER_QUARTER, low, n);
     let mut put = |start: usize, end: usize, pitch: u8, onset: bool| {
         let col = usize::from(pitch - low);
         for step in start..end {
-            out.sounding[step * roll.n_notes + col] = 1;
+            out.sounding[step * n + col] = 1;
         }
-        out.onset[start * roll.n_notes + col] |= u8::from(onset);
+        out.onset[start * n + col] |= u8::from(onset);
     };
-    for &(start, end, pitch) in &notes {
+    for (start, end, pitch) in frames.voice_notes(&figures) {
         put(start, end, pitch, true);
     }
     // A fifth or sixth note keeps the roll's rhythm: struck where the roll starts it, else held.
-    for (b, pitch) in extra {
-        let col = usize::from(pitch - low);
-        put(b * q, (b + 1) * q, pitch, roll.is_onset(b, col));
+    for &(b, pitch) in &frames.extra {
+        put(
+            b * q,
+            (b + 1) * q,
+            pitch,
+            roll.is_onset(b, usize::from(pitch - low)),
+        );
     }
     Ok(out)
 }
