@@ -4,9 +4,10 @@
 //! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
 //! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 1000 steps from silence
 //! for the chorale layout, 200 for the paper layout, the original's 25 steps from the previous
-//! vector for the seed layout). All `--count` pieces are composed together, as one batch. For the
-//! chorale layout the frames then get Bach's figures inside the beat ([`crate::ornament`],
-//! `--ornaments`).
+//! vector for the seed layout), and for the chorale layout run on until it sounds four notes
+//! (three in 7 % of frames; [`Voices`], `--voices`). All `--count` pieces are composed together,
+//! as one batch. For the chorale layout the frames then get Bach's figures inside the beat
+//! ([`crate::ornament`], `--ornaments`).
 use crate::audio as render;
 use crate::checkpoint::{load_model, LoadedModel};
 use crate::config::ModelConfig;
@@ -57,6 +58,11 @@ pub struct GenerateArgs {
     pub tempo: f64,
     #[command(flatten)]
     pub sampler: crate::args::SamplerArgs,
+    /// Notes each composed frame sounds: its chain runs on until it has this many (one fewer in
+    /// 7 % of frames, where two voices meet), 0 for any number [default: 4 for the chorale
+    /// layout, any for the others; 4 suits a paper-layout model of the JSB chorales too]
+    #[arg(long)]
+    pub voices: Option<u32>,
     /// Bach's rhythm inside the beat (passing notes, re-struck and tied notes) added to the
     /// composed quarter-note frames, from a table of what his voices do: auto = on for the
     /// chorale layout, which composes one frame per beat (the frames themselves never change)
@@ -88,7 +94,7 @@ pub struct GenerateArgs {
     pub compute: crate::args::ComputeArgs,
 }
 
-pub use crate::model::rnn_rbm::default_sampler;
+pub use crate::model::rnn_rbm::{default_sampler, default_voices, Voices};
 
 /// Whether [`crate::ornament`] adds Bach's figures to the composed frames.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +118,32 @@ impl Ornaments {
                 "--ornaments on needs a model of one frame per quarter note; this one has {} steps per quarter",
                 config.steps_per_quarter
             ),
+        }
+    }
+}
+
+/// The note count `--voices` asks of every frame ([`default_voices`] without the flag, none for
+/// 0); refused for a model whose vectors are not frames of sounding notes, or for more notes than
+/// its range holds.
+fn voices_of(flag: Option<u32>, config: &ModelConfig) -> Result<Option<Voices>> {
+    match flag {
+        None => Ok(default_voices(config)),
+        Some(0) => Ok(None),
+        Some(n) => {
+            if config.steps_per_vector != 1 || config.onsets {
+                bail!(
+                    "--voices counts the notes of a frame, and this model's vectors are {} steps{}: pass --voices 0",
+                    config.steps_per_vector,
+                    if config.onsets { " with onset bits" } else { "" }
+                );
+            }
+            if n as usize > config.n_notes {
+                bail!(
+                    "--voices {n} is more notes than this model's range of {} holds",
+                    config.n_notes
+                );
+            }
+            Ok(Some(Voices(i64::from(n))))
         }
     }
 }
@@ -248,7 +280,8 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     args.ornaments.apply(&config)?; // refused before composing
-                                    // Load the SoundFont before composing, so a missing one fails fast.
+    let voices = voices_of(args.voices, &config)?;
+    // Load the SoundFont before composing, so a missing one fails fast.
     let soundfont = match args.wav || args.html {
         true => Some(render::load_soundfont(&render::resolve_soundfont(
             args.soundfont.as_deref(),
@@ -278,9 +311,15 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let t0 = Instant::now();
     let out = loaded
         .model
-        .generate_with_progress(&u, &v_last, n_vectors as i64, gibbs, start, &mut |done| {
-            progress(done as usize, n_vectors)
-        })
+        .generate_with_progress(
+            &u,
+            &v_last,
+            n_vectors as i64,
+            gibbs,
+            start,
+            voices,
+            &mut |done| progress(done as usize, n_vectors),
+        )
         .to_device(Device::Cpu)
         .to_kind(Kind::Float);
     // With --continue every piece starts with the primer itself.

@@ -1402,4 +1402,20 @@ fn ornaments_change_the_rhythm_inside_the_beats_and_nothing_on_them() {
         "--ornaments on needs a model of one frame per quarter note",
     );
     assert!(!dir.path().join("refused").exists());
+    // So are voices, whose vectors there are five steps with onset bits.
+    let out = rnn_rbm(
+        dir.path(),
+        &[
+            "generate",
+            "seed/epoch_1.ot",
+            "--voices",
+            "4",
+            "--out",
+            "refused",
+            "--threads",
+            "1",
+        ],
+    );
+    assert_one_line_error(&out, "--voices counts the notes of a frame");
+    assert!(!dir.path().join("refused").exists());
 }

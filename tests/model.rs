@@ -507,7 +507,7 @@ fn chains_started_at_silence_or_at_the_biases_forget_the_previous_vector() {
     let ones = zeros.ones_like();
     let compose = |v_prev: &Tensor, gibbs: i64, start: GibbsStart| {
         rnn_rbm::model::rng::manual_seed(5);
-        m.generate_with_progress(&u, v_prev, 4, gibbs, start, &mut |_| {})
+        m.generate_with_progress(&u, v_prev, 4, gibbs, start, None, &mut |_| {})
     };
     for start in [GibbsStart::Silence, GibbsStart::Biases] {
         assert!(
@@ -545,4 +545,9 @@ fn generation_defaults_to_long_chains_from_silence_for_frames_and_the_originals_
     assert_eq!(default_sampler(&paper), (GibbsStart::Silence, 200));
     assert_eq!(default_sampler(&chorale), (GibbsStart::Silence, 1000));
     assert_eq!(default_sampler(&seed), (GibbsStart::Previous, 25));
+    // Four voices for the chorale layout only: other corpora of frames need not be four-part.
+    use rnn_rbm::generate::{default_voices, Voices};
+    assert_eq!(default_voices(&chorale), Some(Voices(4)));
+    assert_eq!(default_voices(&paper), None);
+    assert_eq!(default_voices(&seed), None);
 }

@@ -71,6 +71,34 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
     })
 }
 
+/// Runs the chains `v (N, V)` on, one Gibbs step at a time ([`gibbs_chain`]), until each row has
+/// `target (N,)` units on, for at most `max_steps` steps. A row that has its count is kept as it is
+/// from then on; a row that never gets there keeps its last sample. Started from chains that have
+/// already reached the RBM's distribution, each kept row is (nearly) a draw of that distribution
+/// given its count: the first sample of the chain with that many units on.
+pub fn chain_until_count(
+    v: &Tensor,
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    target: &Tensor,
+    max_steps: i64,
+) -> Tensor {
+    tch::no_grad(|| {
+        let mut v = v.shallow_clone();
+        for _ in 0..max_steps {
+            let count = v.sum_dim_intlist([-1i64].as_slice(), false, v.kind());
+            let done = count.eq_tensor(target);
+            if bool::try_from(done.all()).unwrap_or(false) {
+                break;
+            }
+            let next = gibbs_chain(&v, w, bv, bh, 1);
+            v = v.where_self(&done.unsqueeze(-1), &next);
+        }
+        v
+    })
+}
+
 /// `softplus(z) = log(1 + e^z)`, computed as `max(z, 0) − log σ(|z|)`: exact to rounding, and
 /// about four times faster on the CPU than libtorch's own `softplus` (whose `log1p` is not
 /// vectorised), which dominated AIS and a good part of training.
