@@ -3,8 +3,9 @@
 //! The melody is the top sounding note of every grid step of the input MIDI file (so a full
 //! chorale gives its soprano line). In every frame where it sounds, its note is clamped on and
 //! every pitch above it clamped off; the model samples the rest frame by frame with clamped Gibbs
-//! sampling ([`crate::model::clamped`]), its RNN fed the whole harmonised frame. `--voices` caps
-//! the notes per frame (melody included), keeping the likeliest. The output has the melody on
+//! sampling ([`crate::model::clamped`]), its RNN fed the whole harmonised frame. `--voices N` runs
+//! each frame's chain on until it sounds N notes, melody included (N − 1 in 7 % of frames), then
+//! caps it at N, keeping the melody, the bass and the likeliest. The output has the melody on
 //! its own track, exactly as quantised to the model's grid (repeated notes stay repeated), and
 //! the harmony on a second track as held notes: a pitch that sounds in consecutive frames is one
 //! note.
@@ -30,7 +31,8 @@ pub struct HarmonizeArgs {
     /// Output MIDI file; with --count N > 1, OUT_1.mid … OUT_N.mid
     #[arg(short, long)]
     pub out: PathBuf,
-    /// Most notes sounding at once, melody included (0: as many as the model wants)
+    /// Notes sounding at once, melody included: each frame's chain runs on until it has this many
+    /// (one fewer in 7 % of frames), and never more (0: as many as the model wants)
     #[arg(long, default_value_t = 4)]
     pub voices: i64,
     /// Number of alternative harmonisations to write

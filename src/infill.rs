@@ -45,7 +45,8 @@ pub struct InfillArgs {
     /// Bars after the gap that judge the candidates (0: ignore what follows)
     #[arg(long, default_value_t = 2)]
     pub lookahead: usize,
-    /// Most notes sounding at once in the gap (0: as many as the model wants)
+    /// Notes sounding at once in the gap: each frame's chain runs on until it has this many (one
+    /// fewer in 7 % of frames), and never more (0: as many as the model wants)
     #[arg(long, default_value_t = 0)]
     pub voices: i64,
     /// Random seed [default: from the clock, printed]

@@ -925,6 +925,9 @@ fn harmonize_continue_and_infill_hold_what_they_must_and_compose_the_rest() {
                 count,
                 "--best-of",
                 best_of,
+                // The corpus's chords are three notes.
+                "--voices",
+                "3",
                 "--seed",
                 "3",
                 "--threads",

@@ -14,7 +14,7 @@
 //! harmony that was chosen. Shapes: `fixed`, `value` `(B, T, V)` with 0/1 entries (`value` only
 //! matters where `fixed` is 1), RNN state `u (B, R)`, previous frame `v_prev (B, V)`.
 use super::rbm::{bernoulli, hidden_probs, visible_probs};
-use super::rnn_rbm::GibbsStart;
+use super::rnn_rbm::{GibbsStart, Voices};
 use super::RnnRbm;
 use tch::{Kind, Tensor};
 
@@ -69,11 +69,45 @@ pub fn limit_notes(
 }
 
 impl RnnRbm {
+    /// Runs the clamped chains of one frame on, one step at a time and at most
+    /// [`Voices::MAX_STEPS`], until each frame `v (B, V)` sounds the count [`Voices::targets`]
+    /// draws for it (`n` notes, or `n − 1` now and then), as free generation does
+    /// ([`super::rbm::chain_until_count`]); a frame that has its count, or has no free note, is
+    /// kept from then on. Returns the frames and their last visible probabilities `p`.
+    fn run_on_to_count(
+        &self,
+        mut v: Tensor,
+        mut p: Tensor,
+        (free, held): (&Tensor, &Tensor),
+        (bv, bh): (&Tensor, &Tensor),
+        voices: Voices,
+    ) -> (Tensor, Tensor) {
+        let kind = v.kind();
+        let target = voices.targets(v.size()[0], kind, v.device());
+        let frozen = free.sum_dim_intlist(-1, false, kind).eq(0.0);
+        for _ in 0..Voices::MAX_STEPS {
+            let count = v.sum_dim_intlist(-1, false, kind);
+            let done = count.eq_tensor(&target).logical_or(&frozen);
+            if bool::try_from(done.all()).unwrap_or(false) {
+                break;
+            }
+            let h = bernoulli(&hidden_probs(&v, &self.w, bh));
+            let p_next = visible_probs(&h, &self.w, bv);
+            let v_next = bernoulli(&p_next) * free + held;
+            let done = done.unsqueeze(-1);
+            p = p.where_self(&done, &p_next);
+            v = v.where_self(&done, &v_next);
+        }
+        (v, p)
+    }
+
     /// Composes `T` frames for a batch of RNN states `u (B, R)`, holding the notes that `clamp`
     /// fixes. Each frame is the last sample of a `sampler.1`-step clamped chain started where
     /// `sampler.0` says (the previous frame, `v_prev (B, V)` for the first, or silence, or the
     /// biases), with the held notes set; with `max_notes`, only that many notes sound per frame
-    /// (held ones first, then the likeliest free ones). Returns `(B, T, V)` binary frames, in
+    /// (after running each chain on until the frame sounds `max_notes`, or one fewer now and then:
+    /// [`RnnRbm::run_on_to_count`]; then held ones first, the bass, the likeliest free ones).
+    /// Returns `(B, T, V)` binary frames, in
     /// which every clamped unit equals its held value.
     pub fn generate_clamped(
         &self,
@@ -119,6 +153,8 @@ impl RnnRbm {
                     v = bernoulli(&p) * &free_t + &held_t;
                 }
                 if let Some(max) = max_notes {
+                    let clamp_t = (&free_t, &held_t);
+                    (v, p) = self.run_on_to_count(v, p, clamp_t, (&bv_t, &bh_t), Voices(max));
                     v = limit_notes(&v, &p, &fixed_t, &held_t, max);
                 }
                 u = self.step(&u, &v);
