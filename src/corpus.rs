@@ -117,6 +117,33 @@ impl Corpus {
         self.pieces.extend(extra);
     }
 
+    /// The number of notes most of the corpus's sounding steps sound, and the share of sounding
+    /// steps that sound exactly that many (`None` when no step sounds). A four-part chorale corpus
+    /// read one frame per beat gives `(4, 0.89)`.
+    pub fn parts(&self) -> Option<(usize, f64)> {
+        let mut counts: Vec<usize> = Vec::new();
+        for piece in &self.pieces {
+            let roll = &piece.roll;
+            for step in 0..roll.steps() {
+                let n = (0..roll.n_notes)
+                    .filter(|&c| roll.is_sounding(step, c))
+                    .count();
+                if n > 0 {
+                    if counts.len() <= n {
+                        counts.resize(n + 1, 0);
+                    }
+                    counts[n] += 1;
+                }
+            }
+        }
+        let total: usize = counts.iter().sum();
+        let (n, most) = counts
+            .iter()
+            .enumerate()
+            .max_by_key(|&(n, c)| (*c, std::cmp::Reverse(n)))?;
+        (total > 0).then(|| (n, *most as f64 / total as f64))
+    }
+
     /// Total number of visible vectors over all pieces.
     pub fn vectors(&self, config: &ModelConfig) -> usize {
         self.pieces

@@ -4,8 +4,9 @@
 //! own corpus), then every visible vector is the last sample of a `--gibbs`-step chain of its
 //! frame's RBM, started where `--chain-start` says ([`default_sampler`]: 1000 steps from silence
 //! for the chorale layout, 200 for the paper layout, the original's 25 steps from the previous
-//! vector for the seed layout), and for the chorale layout run on until it sounds four notes
-//! (three in 7 % of frames; [`Voices`], `--voices`). All `--count` pieces are composed together,
+//! vector for the seed layout), and, where the model's corpus is written in parts (the chorales:
+//! four), run on until it sounds that many notes (one fewer in 7 % of frames; [`Voices`],
+//! `--voices`). All `--count` pieces are composed together,
 //! as one batch. For the chorale layout the frames then get Bach's figures inside the beat
 //! ([`crate::ornament`], `--ornaments`).
 use crate::audio as render;
@@ -59,8 +60,10 @@ pub struct GenerateArgs {
     #[command(flatten)]
     pub sampler: crate::args::SamplerArgs,
     /// Notes each composed frame sounds: its chain runs on until it has this many (one fewer in
-    /// 7 % of frames, where two voices meet), 0 for any number [default: 4 for the chorale
-    /// layout, any for the others; 4 suits a paper-layout model of the JSB chorales too]
+    /// 7 % of frames, where two voices meet), 0 for any number [default: the parts the model's
+    /// corpus is written in, where 85 % of its frames sound one number of notes (4 for the Bach
+    /// and JSB chorales, none for Nottingham, MuseData, Piano-midi.de); without the corpus at
+    /// hand, 4 for the chorale layout]
     #[arg(long)]
     pub voices: Option<u32>,
     /// Bach's rhythm inside the beat (passing notes, re-struck and tied notes) added to the
@@ -122,13 +125,11 @@ impl Ornaments {
     }
 }
 
-/// The note count `--voices` asks of every frame ([`default_voices`] without the flag, none for
-/// 0); refused for a model whose vectors are not frames of sounding notes, or for more notes than
-/// its range holds.
-fn voices_of(flag: Option<u32>, config: &ModelConfig) -> Result<Option<Voices>> {
+/// Refuses `--voices N` (N > 0) for a model whose vectors are not frames of sounding notes, or for
+/// more notes than its range holds.
+fn check_voices(flag: Option<u32>, config: &ModelConfig) -> Result<()> {
     match flag {
-        None => Ok(default_voices(config)),
-        Some(0) => Ok(None),
+        None | Some(0) => Ok(()),
         Some(n) => {
             if config.steps_per_vector != 1 || config.onsets {
                 bail!(
@@ -143,9 +144,19 @@ fn voices_of(flag: Option<u32>, config: &ModelConfig) -> Result<Option<Voices>> 
                     config.n_notes
                 );
             }
-            Ok(Some(Voices(i64::from(n))))
+            Ok(())
         }
     }
+}
+
+/// The checkpoint's training corpus, as its sidecar names it.
+fn training_corpus(loaded: &LoadedModel) -> Result<Corpus> {
+    let spec = &loaded.sidecar.corpus;
+    Corpus::load(
+        Path::new(&spec.path),
+        spec.split.as_deref(),
+        &loaded.sidecar.model,
+    )
 }
 
 /// The primer: the user's MIDI file, or a piece of the checkpoint's corpus chosen by `rng`
@@ -153,6 +164,7 @@ fn voices_of(flag: Option<u32>, config: &ModelConfig) -> Result<Option<Voices>> 
 fn primer_roll(
     args: &GenerateArgs,
     loaded: &LoadedModel,
+    corpus: Option<&Result<Corpus>>,
     rng: &mut impl Rng,
 ) -> Result<Option<(String, PianoRoll)>> {
     let config = &loaded.sidecar.model;
@@ -160,12 +172,11 @@ fn primer_roll(
         let (_, roll) = read_roll(file, config, "primer")?;
         return Ok(Some((file.display().to_string(), roll)));
     }
-    let spec = &loaded.sidecar.corpus;
-    match Corpus::load(Path::new(&spec.path), spec.split.as_deref(), config) {
-        Ok(mut corpus) => {
+    match corpus.expect("the corpus is loaded when there is no --primer") {
+        Ok(corpus) => {
             let i = rng.gen_range(0..corpus.pieces.len());
-            let piece = corpus.pieces.swap_remove(i);
-            Ok(Some((piece.name, piece.roll)))
+            let piece = &corpus.pieces[i];
+            Ok(Some((piece.name.clone(), piece.roll.clone())))
         }
         Err(e) => {
             eprintln!("warning: no primer ({e:#}); composing from the model's initial state");
@@ -280,7 +291,7 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     args.ornaments.apply(&config)?; // refused before composing
-    let voices = voices_of(args.voices, &config)?;
+    check_voices(args.voices, &config)?;
     // Load the SoundFont before composing, so a missing one fails fast.
     let soundfont = match args.wav || args.html {
         true => Some(render::load_soundfont(&render::resolve_soundfont(
@@ -291,7 +302,24 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let seed = seed_or_clock(args.seed);
     crate::model::rng::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let primer = primer_roll(args, &loaded, &mut rng)?;
+    let frames = config.steps_per_vector == 1 && !config.onsets;
+    // The corpus: for the primer, and for how many parts it is written in.
+    let corpus = match args.primer.is_none() || (args.voices.is_none() && frames) {
+        true => Some(training_corpus(&loaded)),
+        false => None,
+    };
+    let primer = primer_roll(args, &loaded, corpus.as_ref(), &mut rng)?;
+    let voices = match args.voices {
+        Some(0) => None,
+        Some(n) => Some(Voices(i64::from(n))),
+        None if !frames => None,
+        None => match &corpus {
+            Some(Ok(corpus)) => corpus
+                .parts()
+                .and_then(|(n, share)| Voices::of_parts(n, share)),
+            _ => default_voices(&config),
+        },
+    };
     let prime_steps = args.prime_steps.unwrap_or(match args.continue_primer {
         true => usize::MAX / 2,
         false => 16 * config.steps_per_quarter as usize,

@@ -98,8 +98,8 @@ impl GibbsStart {
 ///
 /// Measured with `rnn-rbm stats` against valid chorales (docs/BENCHMARKS.md, "Four voices"): the
 /// committed Bach model's frames sound four notes only 55 % of the time (Bach's train chorales:
-/// 89 %, three 9 %); with `--voices 4` its pieces score 0.78 against 0.73, and the JSB model's
-/// 0.86 against 0.79.
+/// 89 %, three 9 %); in four voices its pieces score 0.78 against 0.73, and the JSB model's
+/// 0.86 against 0.79. `generate` imposes the parts of the model's corpus ([`Voices::of_parts`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Voices(pub i64);
 
@@ -120,9 +120,25 @@ impl Voices {
     }
 }
 
-/// The note count generation imposes unless told otherwise: four voices for the chorale layout
-/// (one frame of sounding notes per beat); none for the others, whose corpora need not be
-/// four-part (`--voices 4` suits a model of the JSB chorales).
+impl Voices {
+    /// The least share of a corpus's sounding frames that sound its most common number of notes
+    /// for the corpus to count as written in that many parts: the chorales (JSB's train split
+    /// 0.905, the Bach corpus 0.90) are; Nottingham (0.79: a tune over chords), MuseData and
+    /// Piano-midi.de (0.22, 0.23) are not.
+    pub const PARTS_SHARE: f64 = 0.85;
+
+    /// The voices of a corpus whose frames sound `notes` notes in a share `share` of its
+    /// sounding frames ([`crate::corpus::Corpus::parts`]): `notes`, when that share is at least
+    /// [`Voices::PARTS_SHARE`].
+    pub fn of_parts(notes: usize, share: f64) -> Option<Voices> {
+        (share >= Self::PARTS_SHARE).then_some(Voices(notes as i64))
+    }
+}
+
+/// The note count generation imposes, without `--voices`, when the model's corpus is not at hand
+/// to say how many parts it is written in ([`Voices::of_parts`]): four for the chorale layout (one
+/// frame of sounding notes per beat, read from the Bach chorales by default); none for the
+/// others.
 pub fn default_voices(config: &crate::config::ModelConfig) -> Option<Voices> {
     let frames = config.steps_per_vector == 1 && !config.onsets;
     (frames && config.layout == crate::config::Layout::Chorale).then_some(Voices(4))
