@@ -122,6 +122,12 @@ impl ModelConfig {
         self.n_notes * if self.onsets { 2 } else { 1 }
     }
 
+    /// Whether every visible vector is one frame of sounding notes (one step, no onset bits), so
+    /// that the units on in a vector are the notes it sounds.
+    pub fn vectors_are_frames(&self) -> bool {
+        self.steps_per_vector == 1 && !self.onsets
+    }
+
     pub fn n_visible(&self) -> i64 {
         (self.bits_per_step() * self.steps_per_vector) as i64
     }

@@ -131,7 +131,7 @@ fn check_voices(flag: Option<u32>, config: &ModelConfig) -> Result<()> {
     match flag {
         None | Some(0) => Ok(()),
         Some(n) => {
-            if config.steps_per_vector != 1 || config.onsets {
+            if !config.vectors_are_frames() {
                 bail!(
                     "--voices counts the notes of a frame, and this model's vectors are {} steps{}: pass --voices 0",
                     config.steps_per_vector,
@@ -146,6 +146,27 @@ fn check_voices(flag: Option<u32>, config: &ModelConfig) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// The note count every frame is run on to: `--voices N`, none for 0; without the flag, the parts
+/// the model's corpus is written in ([`Voices::of_parts`]), or [`default_voices`] when the corpus
+/// is not at hand (`corpus` is `None` or an error).
+fn voices_for(
+    flag: Option<u32>,
+    config: &ModelConfig,
+    corpus: Option<&Result<Corpus>>,
+) -> Option<Voices> {
+    match flag {
+        Some(0) => None,
+        Some(n) => Some(Voices(i64::from(n))),
+        None if !config.vectors_are_frames() => None,
+        None => match corpus {
+            Some(Ok(corpus)) => corpus
+                .parts()
+                .and_then(|(n, share)| Voices::of_parts(n, share)),
+            _ => default_voices(config),
+        },
     }
 }
 
@@ -302,24 +323,14 @@ pub fn compose(args: &GenerateArgs, progress: &mut dyn FnMut(usize, usize)) -> R
     let seed = seed_or_clock(args.seed);
     crate::model::rng::manual_seed(seed as i64);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let frames = config.steps_per_vector == 1 && !config.onsets;
     // The corpus: for the primer, and for how many parts it is written in.
-    let corpus = match args.primer.is_none() || (args.voices.is_none() && frames) {
+    let parts_needed = args.voices.is_none() && config.vectors_are_frames();
+    let corpus = match args.primer.is_none() || parts_needed {
         true => Some(training_corpus(&loaded)),
         false => None,
     };
     let primer = primer_roll(args, &loaded, corpus.as_ref(), &mut rng)?;
-    let voices = match args.voices {
-        Some(0) => None,
-        Some(n) => Some(Voices(i64::from(n))),
-        None if !frames => None,
-        None => match &corpus {
-            Some(Ok(corpus)) => corpus
-                .parts()
-                .and_then(|(n, share)| Voices::of_parts(n, share)),
-            _ => default_voices(&config),
-        },
-    };
+    let voices = voices_for(args.voices, &config, corpus.as_ref());
     let prime_steps = args.prime_steps.unwrap_or(match args.continue_primer {
         true => usize::MAX / 2,
         false => 16 * config.steps_per_quarter as usize,

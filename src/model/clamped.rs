@@ -13,7 +13,7 @@
 //! frame, the RNN is fed the whole frame (clamped and sampled notes), so later frames hear the
 //! harmony that was chosen. Shapes: `fixed`, `value` `(B, T, V)` with 0/1 entries (`value` only
 //! matters where `fixed` is 1), RNN state `u (B, R)`, previous frame `v_prev (B, V)`.
-use super::rbm::{bernoulli, hidden_probs, visible_probs};
+use super::rbm::{bernoulli, hidden_probs, until_count, visible_probs};
 use super::rnn_rbm::{GibbsStart, Voices};
 use super::RnnRbm;
 use tch::{Kind, Tensor};
@@ -71,12 +71,13 @@ pub fn limit_notes(
 impl RnnRbm {
     /// Runs the clamped chains of one frame on, one step at a time and at most
     /// [`Voices::MAX_STEPS`], until each frame `v (B, V)` sounds the count [`Voices::targets`]
-    /// draws for it (`n` notes, or `n − 1` now and then), as free generation does
-    /// ([`super::rbm::chain_until_count`]); a frame that has its count, or has no free note, is
-    /// kept from then on. Returns the frames and their last visible probabilities `p`.
+    /// draws for it (`n` notes, or `n − 1` now and then), with the loop of free generation
+    /// ([`until_count`]); a frame that has its count, or has no free note (its target is then the
+    /// count it has), is kept from then on. Returns the frames and their last visible
+    /// probabilities `p`.
     fn run_on_to_count(
         &self,
-        mut v: Tensor,
+        v: Tensor,
         mut p: Tensor,
         (free, held): (&Tensor, &Tensor),
         (bv, bh): (&Tensor, &Tensor),
@@ -85,19 +86,15 @@ impl RnnRbm {
         let kind = v.kind();
         let target = voices.targets(v.size()[0], kind, v.device());
         let frozen = free.sum_dim_intlist(-1, false, kind).eq(0.0);
-        for _ in 0..Voices::MAX_STEPS {
-            let count = v.sum_dim_intlist(-1, false, kind);
-            let done = count.eq_tensor(&target).logical_or(&frozen);
-            if bool::try_from(done.all()).unwrap_or(false) {
-                break;
-            }
-            let h = bernoulli(&hidden_probs(&v, &self.w, bh));
+        let target = v
+            .sum_dim_intlist(-1, false, kind)
+            .where_self(&frozen, &target);
+        let v = until_count(v, &target, Voices::MAX_STEPS, |v, done| {
+            let h = bernoulli(&hidden_probs(v, &self.w, bh));
             let p_next = visible_probs(&h, &self.w, bv);
-            let v_next = bernoulli(&p_next) * free + held;
-            let done = done.unsqueeze(-1);
-            p = p.where_self(&done, &p_next);
-            v = v.where_self(&done, &v_next);
-        }
+            p = p.where_self(done, &p_next);
+            bernoulli(&p_next) * free + held
+        });
         (v, p)
     }
 

@@ -72,10 +72,9 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
 }
 
 /// Runs the chains `v (N, V)` on, one Gibbs step at a time ([`gibbs_chain`]), until each row has
-/// `target (N,)` units on, for at most `max_steps` steps. A row that has its count is kept as it is
-/// from then on; a row that never gets there keeps its last sample. Started from chains that have
-/// already reached the RBM's distribution, each kept row is (nearly) a draw of that distribution
-/// given its count: the first sample of the chain with that many units on.
+/// `target (N,)` units on, for at most `max_steps` steps ([`until_count`]). Started from chains
+/// that have already reached the RBM's distribution, each kept row is (nearly) a draw of that
+/// distribution given its count: the first sample of the chain with that many units on.
 pub fn chain_until_count(
     v: &Tensor,
     w: &Tensor,
@@ -84,16 +83,31 @@ pub fn chain_until_count(
     target: &Tensor,
     max_steps: i64,
 ) -> Tensor {
+    until_count(v.shallow_clone(), target, max_steps, |v, _| {
+        gibbs_chain(v, w, bv, bh, 1)
+    })
+}
+
+/// Steps the rows of `v (N, V)` until each has `target (N,)` units on, for at most `max_steps`
+/// steps: `step(v, done)` gives the next sample of every row (`done (N, 1)` marks the rows that
+/// already have their count, which keep their sample). A row that never gets there keeps its last
+/// sample. The loop of both [`chain_until_count`] and the clamped chains of `generate_clamped`.
+pub fn until_count(
+    mut v: Tensor,
+    target: &Tensor,
+    max_steps: i64,
+    mut step: impl FnMut(&Tensor, &Tensor) -> Tensor,
+) -> Tensor {
     tch::no_grad(|| {
-        let mut v = v.shallow_clone();
         for _ in 0..max_steps {
             let count = v.sum_dim_intlist([-1i64].as_slice(), false, v.kind());
             let done = count.eq_tensor(target);
             if bool::try_from(done.all()).unwrap_or(false) {
                 break;
             }
-            let next = gibbs_chain(&v, w, bv, bh, 1);
-            v = v.where_self(&done.unsqueeze(-1), &next);
+            let done = done.unsqueeze(-1);
+            let next = step(&v, &done);
+            v = v.where_self(&done, &next);
         }
         v
     })

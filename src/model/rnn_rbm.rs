@@ -118,9 +118,7 @@ impl Voices {
             .to_kind(kind);
         fewer.neg() + self.0 as f64
     }
-}
 
-impl Voices {
     /// The least share of a corpus's sounding frames that sound its most common number of notes
     /// for the corpus to count as written in that many parts: the chorales (JSB's train split
     /// 0.905, the Bach corpus 0.90) are; Nottingham (0.79: a tune over chords), MuseData and
@@ -140,8 +138,8 @@ impl Voices {
 /// frame of sounding notes per beat, read from the Bach chorales by default); none for the
 /// others.
 pub fn default_voices(config: &crate::config::ModelConfig) -> Option<Voices> {
-    let frames = config.steps_per_vector == 1 && !config.onsets;
-    (frames && config.layout == crate::config::Layout::Chorale).then_some(Voices(4))
+    let chorale = config.layout == crate::config::Layout::Chorale;
+    (config.vectors_are_frames() && chorale).then_some(Voices(4))
 }
 
 /// The sampler that generation uses unless told otherwise, measured with `rnn-rbm stats`
