@@ -20,3 +20,57 @@ pub fn dev() -> Device {
         Ok(other) => panic!("RNN_RBM_TEST_DEVICE={other}: expected cpu or cuda"),
     }
 }
+
+/// The sidecar of a committed model, `parameter_checkpoints/<dir>/best.json`.
+pub fn committed_sidecar(dir: &str) -> serde_json::Value {
+    let path = format!("parameter_checkpoints/{dir}/best.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// `rnn-rbm evaluate CHECKPOINT` (8 chains × 1000 temperatures, seed 1) on every `every`-th valid
+/// piece of the gzipped piano-roll file `data_gz`, written as a JSON file of its own, which must
+/// hold `pieces` pieces; returns what `evaluate` prints.
+pub fn evaluate_valid_pieces(
+    checkpoint: &str,
+    data_gz: &str,
+    every: usize,
+    pieces: usize,
+) -> serde_json::Value {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(data_gz).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    let all: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let valid: Vec<_> = all["valid"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .step_by(every)
+        .cloned()
+        .collect();
+    assert_eq!(valid.len(), pieces);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("valid.json");
+    std::fs::write(&path, serde_json::json!({ "valid": valid }).to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rnn-rbm"))
+        .args(["evaluate", checkpoint, "--data"])
+        .arg(&path)
+        .args([
+            "--split",
+            "valid",
+            "--chains",
+            "8",
+            "--temperatures",
+            "1000",
+        ])
+        .args(["--seed", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
