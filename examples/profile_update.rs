@@ -139,10 +139,10 @@ fn main() {
         opt.step();
     });
     time("cd_backward (recurrence by hand)", n, || {
-        let _ = m.cd_backward(&v, &mask, 15, Default::default());
+        let _ = m.cd_backward(&v, &mask, 15, 0, Default::default());
     });
     time("whole update with cd_backward + Adam", n, || {
-        let _ = m.cd_backward(&v, &mask, 15, Default::default());
+        let _ = m.cd_backward(&v, &mask, 15, 0, Default::default());
         opt.step();
     });
 }

@@ -59,6 +59,9 @@ pub struct TrainParams {
     /// Where CD's negative chains start.
     #[serde(default)]
     pub cd_start: crate::model::rnn_rbm::ChainStart,
+    /// Note moves after every this many Gibbs steps of CD-k's chains (0: none).
+    #[serde(default)]
+    pub moves: usize,
 }
 
 impl TrainParams {
@@ -81,6 +84,7 @@ impl TrainParams {
             weight_decay: 0.0,
             lr_halflife: None,
             cd_start: Default::default(),
+            moves: 0,
         }
     }
 

@@ -122,6 +122,11 @@ pub struct TrainArgs {
     /// generation) [default: data]
     #[arg(long, value_enum)]
     pub cd_start: Option<crate::model::rnn_rbm::ChainStart>,
+    /// Move one sounding note by up to an octave (Metropolis steps) after every N-th Gibbs step
+    /// of CD-k's chains, so that they cross between the modes of a sharp RBM (a tune over held
+    /// chords), which Gibbs steps alone almost never do; 0: never [default: 0]
+    #[arg(long)]
+    pub moves: Option<usize>,
     /// Halve the learning rate every this many epochs (exponentially, epoch by epoch)
     /// [default: 100 for chorale, constant for paper and seed]
     #[arg(long)]
@@ -466,6 +471,7 @@ fn apply_flags(params: &mut TrainParams, args: &TrainArgs) {
     params.weight_decay = args.weight_decay.unwrap_or(params.weight_decay).max(0.0);
     params.lr_halflife = args.lr_halflife.or(params.lr_halflife);
     params.cd_start = args.cd_start.unwrap_or(params.cd_start);
+    params.moves = args.moves.unwrap_or(params.moves);
 }
 
 /// The split of the default corpus that `train` learns from when no `--data` is given; the
@@ -705,7 +711,7 @@ impl<'a> Run<'a> {
                 format!("{:.0} chunks/s", done as f64 / t0.elapsed().as_secs_f64())
             });
             let (v, mask) = pad_batch(&self.chunks, batch);
-            let loss = model.cd_backward(&v, &mask, params.k, params.cd_start);
+            let loss = model.cd_backward(&v, &mask, params.k, params.moves, params.cd_start);
             opt.step();
             total += loss.to_kind(Kind::Double) * mask.sum(Kind::Double);
         }
@@ -806,6 +812,8 @@ impl<'a> Run<'a> {
             chains: v.chains,
             temperatures: v.temperatures,
             base_sweeps: v.base_sweeps,
+            // A model trained with note moves is scored with them too.
+            moves: self.plan.params.moves,
             refine_below: 0.0,
             acc_samples: 1,
             gibbs: 25,

@@ -782,6 +782,11 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     assert!(conservative >= nll - 3.0 * stderr - 0.02, "{e}");
     let ess = e["ess_mean"].as_f64().unwrap();
     assert!(ess > 0.0 && ess <= 1.0, "{e}");
+    // The sampling-free lower bound lies below the two on average.
+    let bound = e["nll_lower_bound"].as_f64().unwrap();
+    assert!(bound > 0.0 && bound <= nll + 3.0 * stderr + 0.02, "{e}");
+    let below = e["ais_below_bound"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&below), "{e}");
     assert!(e["frame_unit"]
         .as_str()
         .unwrap()

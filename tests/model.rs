@@ -93,6 +93,29 @@ fn free_energy_and_exact_log_z_agree_with_brute_force_enumeration() {
 }
 
 #[test]
+fn samples_of_probabilities_that_underflowed_to_zero_are_zero_even_when_the_uniform_rounds_to_one()
+{
+    // In float32 about 3 in 10⁸ uniforms round up to 1, and ceil(0 − 1) was −1 (a sharp
+    // Nottingham model's chains met it). Half a billion draws of p = 0: about 15 such uniforms.
+    rnn_rbm::model::rng::manual_seed(2);
+    let p = Tensor::zeros([1 << 22], (Kind::Float, dev()));
+    for _ in 0..128 {
+        let s = bernoulli(&p);
+        assert_eq!(s.min().double_value(&[]), 0.0);
+    }
+    let (w, bv, bh) = (
+        Tensor::zeros([64, 64], (Kind::Float, dev())),
+        Tensor::full([1, 64], -200.0, (Kind::Float, dev())),
+        Tensor::full([1, 64], -200.0, (Kind::Float, dev())),
+    );
+    let mut v = Tensor::zeros([1 << 15, 64], (Kind::Float, dev()));
+    for _ in 0..64 {
+        v = gibbs_chain(&v, &w, &bv, &bh, 1);
+        assert_eq!(v.min().double_value(&[]), 0.0);
+    }
+}
+
+#[test]
 fn bernoulli_samples_are_binary_with_the_given_probabilities() {
     rnn_rbm::model::rng::manual_seed(1);
     let p = Tensor::from_slice(&[0.0f32, 0.1, 0.5, 0.9, 1.0])
@@ -433,12 +456,13 @@ fn the_hand_written_recurrence_gives_autograds_cd_gradients() {
     let _ = mask.get(1).narrow(0, 5, 2).fill_(0.0); // the second chunk is 5 frames, padded
     for start in [ChainStart::Data, ChainStart::Previous] {
         let (loss_auto, auto) = cd_gradients(&m, |m| {
-            let loss = m.cd_loss_from(&v, &mask, 3, start);
+            let loss = m.cd_loss_from(&v, &mask, 3, 0, start);
             loss.backward();
             loss.double_value(&[])
         });
-        let (loss_hand, hand) =
-            cd_gradients(&m, |m| m.cd_backward(&v, &mask, 3, start).double_value(&[]));
+        let (loss_hand, hand) = cd_gradients(&m, |m| {
+            m.cd_backward(&v, &mask, 3, 0, start).double_value(&[])
+        });
         assert!(
             close(loss_hand, loss_auto, 1e-12),
             "{loss_hand} vs {loss_auto}"

@@ -148,7 +148,7 @@ fn the_kernel_and_the_tensor_chain_sample_the_same_distribution() {
     let (bv_r, bh_r) = (bv.repeat([rows, 1]), bh.repeat([rows, 1]));
     let v = binary(1, 6, 0.5, 12).repeat([rows, 1]);
     let fused = gibbs_cpu::negative_phase(&w, &bv_r, &bh_r, &v, None, 2).neg;
-    let tensors = NegativePhase::by_tensors(&w, &bv_r, &bh_r, &v, None, 2).neg;
+    let tensors = NegativePhase::by_tensors(&w, &bv_r, &bh_r, &v, None, 2, 0).neg;
     let p = tensors
         .to_kind(Kind::Double)
         .mean_dim(0, false, Kind::Double);
@@ -181,7 +181,7 @@ fn a_float32_update_by_hand_gives_autograds_gradient_for_the_kernels_negative_sa
     // The update by hand, from seed 77.
     rng::manual_seed(77);
     let loss = m
-        .cd_backward(&v, &mask, 4, Default::default())
+        .cd_backward(&v, &mask, 4, 0, Default::default())
         .double_value(&[]);
     let hand: Vec<Tensor> = m
         .named_parameters()
@@ -229,7 +229,7 @@ fn masked_rows_cost_nothing_and_leave_the_others_as_they_were() {
     rng::manual_seed(32);
     let all = gibbs_cpu::negative_phase(&w, &bv, &bh, &v, None, 3);
     rng::manual_seed(32);
-    let some = gibbs_cpu::negative_phase_of(&w, &bv, &bh, &v, None, 3, Some(&mask));
+    let some = gibbs_cpu::negative_phase_of(&w, &bv, &bh, &v, None, 3, 0, Some(&mask));
     let keep = mask.unsqueeze(1);
     for (a, b) in [
         (&all.neg, &some.neg),
@@ -239,4 +239,23 @@ fn masked_rows_cost_nothing_and_leave_the_others_as_they_were() {
         assert!((a * &keep).equal(b));
     }
     assert!((&all.gap * &mask).equal(&some.gap));
+}
+
+#[test]
+fn note_moves_keep_the_chains_on_the_rbms_marginals() {
+    let (w, bv, bh) = rbm(12, 12, 8, 1);
+    let rows = 20_000;
+    let (bv_r, bh_r) = (bv.repeat([rows, 1]), bh.repeat([rows, 1]));
+    let v = binary(rows, 12, 0.3, 13);
+    let exact = marginals(&w, &bv.get(0), &bh.get(0));
+    let fused = gibbs_cpu::negative_phase_of(&w, &bv_r, &bh_r, &v, None, 30, 1, None);
+    assert_mean(&fused.neg, &exact, "the kernel, moves after every step");
+    let dbl = |t: &Tensor| t.to_kind(Kind::Double);
+    let tensors =
+        NegativePhase::by_tensors(&dbl(&w), &dbl(&bv_r), &dbl(&bh_r), &dbl(&v), None, 30, 2);
+    assert_mean(
+        &tensors.neg,
+        &exact,
+        "the tensors, moves after every other step",
+    );
 }

@@ -50,6 +50,10 @@ pub struct AisOptions {
     pub temperatures: usize,
     /// Gibbs sweeps that estimate the base distribution (0: base biases = `bv`).
     pub base_sweeps: usize,
+    /// Note moves after the Gibbs sweep of every `moves`-th temperature (0: none): Metropolis
+    /// steps that move one sounding note by up to an octave (`kernel::move_notes`),
+    /// for RBMs too sharp for Gibbs sweeps to cross between their modes.
+    pub moves: usize,
 }
 
 /// AIS estimate of `log Z` of every frame's RBM. `w (V, H)`, `bv (F, V)`, `bh (F, H)`; the base
@@ -180,6 +184,11 @@ fn anneal_by_tensors(
             bernoulli(&(h.matmul(&w.tr()) * beta + visible_bias).sigmoid())
         };
         let hidden_input = |v: &Tensor| v.matmul(w) + &bh_rows;
+        let moves_at = |k: usize| opts.moves > 0 && k.is_multiple_of(opts.moves);
+        let moved = |v: Tensor, x: Tensor, beta: f64| {
+            let visible_bias = &ba_rows + &bias_gap * beta;
+            super::rbm::move_notes(w, v, x, &visible_bias, beta)
+        };
         let mut log_w = Tensor::zeros([frames * chains], (kind, w.device()));
         let betas: Vec<f64> = std::iter::once(0.0)
             .chain(schedule(opts.temperatures))
@@ -193,6 +202,9 @@ fn anneal_by_tensors(
                     if k + 1 < betas.len() {
                         v = gibbs(&x, betas[k]);
                         x = hidden_input(&v);
+                        if moves_at(k) {
+                            (v, x) = moved(v, x, betas[k]);
+                        }
                     }
                 }
             }
@@ -203,6 +215,10 @@ fn anneal_by_tensors(
                     .repeat_interleave_self_int(chains, 0, None);
                 let mut x = hidden_input(&v);
                 for k in (1..betas.len()).rev() {
+                    if k + 1 < betas.len() && moves_at(k) {
+                        // The sweep below starts from x alone.
+                        x = moved(v, x, betas[k]).1;
+                    }
                     v = gibbs(&x, betas[k]);
                     x = hidden_input(&v);
                     log_w -= step_weight(&v, &x, betas[k - 1], betas[k]);

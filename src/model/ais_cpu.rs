@@ -23,8 +23,8 @@
 //! `v_data (F, V)`; the result is the log-weights `(F, C)` and the base biases `ba (F, V)`.
 use super::ais::AisOptions;
 use super::kernel::{
-    exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid, sigmoid_into,
-    sum_on, visible_input, Lanes, Model,
+    self, exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid,
+    sigmoid_into, sum_on, visible_input, Lanes, Model,
 };
 use super::rng;
 use tch::{Device, Kind, Tensor};
@@ -119,6 +119,8 @@ struct Scratch {
     pre: Vec<f32>,
     /// `bv − ba`.
     gap: Vec<f32>,
+    /// `H` zeros: no row of `W` to add.
+    zeros: Vec<f32>,
     /// `σ(ba)`.
     p_base: Vec<f32>,
     /// Visible probabilities summed over the base sweeps.
@@ -139,6 +141,7 @@ impl Scratch {
             u: vec![0.0; nv.max(nh)],
             pre: vec![0.0; m.nv_pad],
             gap: vec![0.0; nv],
+            zeros: vec![0.0; nh],
             p_base: vec![0.0; nv],
             total: vec![0.0; nv],
             on_v: Vec::with_capacity(nv),
@@ -212,8 +215,8 @@ fn frame(
     }
     for (lane, w) in lanes.iter_mut().zip(log_w.iter_mut()) {
         *w = match f.data {
-            None => forward(m, f, betas, ba, lane, s),
-            Some(v) => reverse(m, f, betas, ba, v, lane, s),
+            None => forward(m, f, betas, opts.moves, ba, lane, s),
+            Some(v) => reverse(m, f, betas, opts.moves, ba, v, lane, s),
         } as f32;
     }
 }
@@ -262,6 +265,7 @@ fn forward(
     m: &Model,
     f: &Frame,
     betas: &[f32],
+    moves: usize,
     ba: &[f32],
     lane: &mut Lanes,
     s: &mut Scratch,
@@ -278,6 +282,9 @@ fn forward(
         if k < last {
             std::mem::swap(&mut s.sig_a, &mut s.sig_b);
             gibbs(m, f, b, ba, lane, s);
+            if moves_at(moves, k) {
+                move_notes(m, b, ba, lane, s);
+            }
         }
     }
     log_w
@@ -285,11 +292,13 @@ fn forward(
 
 /// RAISE: from the data vector, one Gibbs step at `β_k` and then the weight of `β_k` over
 /// `β_{k−1}` of where it landed, for `k = K … 1`; the log-weight is subtracted.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn reverse(
     m: &Model,
     f: &Frame,
     betas: &[f32],
+    moves: usize,
     ba: &[f32],
     v: &[f32],
     lane: &mut Lanes,
@@ -302,6 +311,10 @@ fn reverse(
     let mut log_w = 0f64;
     for k in (1..=last).rev() {
         let (a, b) = (betas[k - 1], betas[k]);
+        if k < last && moves_at(moves, k) {
+            move_notes(m, b, ba, lane, s);
+            sigmoid_into(b, &s.x[..m.nh], &mut s.sig_a);
+        }
         gibbs(m, f, b, ba, lane, s);
         let bias = sum_on(&s.gap, &s.on_v);
         log_w -= (b - a) as f64 * bias
@@ -321,6 +334,28 @@ fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut 
     }
     sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
+}
+
+/// Whether the transition at temperature `k` ends with note moves ([`kernel::move_notes`]).
+#[inline(always)]
+fn moves_at(every: usize, k: usize) -> bool {
+    every > 0 && k.is_multiple_of(every)
+}
+
+/// [`kernel::move_notes`] at `β` for the AIS path's RBM: visible biases `ba + β (bv − ba)`.
+#[inline(always)]
+fn move_notes(m: &Model, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
+    let gap = &s.gap;
+    kernel::move_notes(
+        m,
+        beta,
+        |k| (ba[k] + beta * gap[k]) as f64,
+        &mut s.x,
+        &mut s.on_v,
+        lane,
+        &mut s.d,
+        &s.zeros,
+    );
 }
 
 /// `Σ_j softplus(b x_j) − softplus(a x_j)` for `0 ≤ a < b`, with `σ(a x)` and `σ(b x)` written

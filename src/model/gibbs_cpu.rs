@@ -35,11 +35,13 @@ pub fn negative_phase(
     v0: Option<&Tensor>,
     k: i64,
 ) -> NegativePhase {
-    negative_phase_of(w, bv, bh, v, v0, k, None)
+    negative_phase_of(w, bv, bh, v, v0, k, 0, None)
 }
 
 /// [`negative_phase`] for the rows where `mask (N)` is non-zero only: the others (padding, which
-/// the loss ignores) get zeros everywhere, and cost nothing.
+/// the loss ignores) get zeros everywhere, and cost nothing. With `moves > 0`, every `moves`-th
+/// Gibbs step is followed by note moves ([`kernel::move_notes`]).
+#[allow(clippy::too_many_arguments)]
 pub fn negative_phase_of(
     w: &Tensor,
     bv: &Tensor,
@@ -47,6 +49,7 @@ pub fn negative_phase_of(
     v: &Tensor,
     v0: Option<&Tensor>,
     k: i64,
+    moves: usize,
     mask: Option<&Tensor>,
 ) -> NegativePhase {
     let model = Model::new(w);
@@ -73,6 +76,7 @@ pub fn negative_phase_of(
             start: start.as_deref(),
             active: active.as_deref(),
             k: k.max(0) as usize,
+            moves,
             seed,
         };
         let inputs = &inputs;
@@ -120,6 +124,7 @@ struct Inputs<'a> {
     start: Option<&'a [f32]>,
     active: Option<&'a [f32]>,
     k: usize,
+    moves: usize,
     seed: u64,
 }
 
@@ -160,6 +165,9 @@ struct Scratch {
     on_v: Vec<u32>,
     on_h: Vec<u32>,
     off_h: Vec<u32>,
+    /// Work space of the note moves, and `H` zeros.
+    without: Vec<f32>,
+    zeros: Vec<f32>,
 }
 
 #[inline(always)]
@@ -174,6 +182,8 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         on_v: Vec::with_capacity(nv),
         on_h: Vec::with_capacity(nh),
         off_h: Vec::with_capacity(nh),
+        without: vec![0.0; nh],
+        zeros: vec![0.0; nh],
     };
     for (i, gap) in out.gap.iter_mut().enumerate() {
         let r = first + i;
@@ -205,6 +215,18 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
             }
             sample_on(&s.pre[..nv], &mut lane, &mut s.u[..nv], &mut s.on_v);
             hidden_input(m, bh, &s.on_v, &mut s.x);
+            if inp.moves > 0 && (step + 1) % inp.moves == 0 {
+                kernel::move_notes(
+                    m,
+                    1.0,
+                    |i| bv[i] as f64,
+                    &mut s.x,
+                    &mut s.on_v,
+                    &mut lane,
+                    &mut s.without,
+                    &s.zeros,
+                );
+            }
             if step + 1 < inp.k {
                 sigmoid_into(1.0, &s.x[..nh], &mut s.sig);
             }

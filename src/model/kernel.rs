@@ -339,6 +339,100 @@ pub(super) fn exp_nonpositive(t: f32) -> f32 {
     p * scale
 }
 
+/// `Σ_h softplus(β (x_h + w_h))`, as `ais_cpu::softplus_gap` sums: `β (x + w)` where positive, plus one
+/// logarithm of the products of `1 + exp(−|β (x + w)|)` per [`SOFTPLUS_BLOCK`] units.
+#[inline(always)]
+pub(super) fn softplus_sum(beta: f32, x: &[f32], w: &[f32]) -> f64 {
+    let mut total = 0f64;
+    for (bx, bw) in x.chunks(SOFTPLUS_BLOCK).zip(w.chunks(SOFTPLUS_BLOCK)) {
+        let mut prod = [1f32; 8];
+        let mut relu = [0f32; 8];
+        let (mut xc, mut wc) = (bx.chunks_exact(8), bw.chunks_exact(8));
+        for (cx, cw) in (&mut xc).zip(&mut wc) {
+            for l in 0..8 {
+                let t = beta * (cx[l] + cw[l]);
+                relu[l] += if t > 0.0 { t } else { 0.0 };
+                prod[l] *= 1.0 + exp_nonpositive(-t.abs());
+            }
+        }
+        let mut tail = 1f64;
+        for (&xv, &wv) in xc.remainder().iter().zip(wc.remainder()) {
+            let t = beta * (xv + wv);
+            total += if t > 0.0 { t as f64 } else { 0.0 };
+            tail *= 1.0 + exp_nonpositive(-t.abs()) as f64;
+        }
+        total += relu.iter().map(|&r| r as f64).sum::<f64>();
+        total += (prod.iter().map(|&p| p as f64).product::<f64>() * tail).ln();
+    }
+    total
+}
+
+/// Units per product in [`softplus_sum`]: 32 factors in `[1, 2]` per lane, within `2^32`.
+pub(super) const SOFTPLUS_BLOCK: usize = 256;
+
+/// Proposals per call of [`move_notes`].
+pub const MOVE_TRIES: usize = 8;
+
+/// Farthest a note moves in one proposal, in keys.
+pub const MOVE_REACH: usize = 12;
+
+/// Note moves ([`MOVE_TRIES`] Metropolis steps) in the RBM at inverse temperature `β` with
+/// visible biases `bias(i)`: a sounding note `i`, drawn uniformly, is proposed to move by `±d`
+/// keys, `d` uniform in `1 ..= MOVE_REACH`; the move is refused when that key is outside the
+/// keyboard or already sounding, and accepted with probability `min(1, p*_β(v′)/p*_β(v))`
+/// otherwise, where `log p*_β(v) = Σ_{i on} bias(i) + Σ_h softplus(β x_h)`. The proposal is
+/// symmetric (the number of sounding notes does not change), so the step leaves `p*_β`
+/// invariant. A Gibbs sweep moves a note only through the hidden layer, which a sharp RBM (a
+/// tune over held chords) almost never does: its chains stay on the tune's note they start at.
+///
+/// `x = v W + bh` (at least `H` long) and `on_v` (sorted) are updated; `without` is work space
+/// of `H`, `zeros` holds `H` zeros.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(super) fn move_notes(
+    m: &Model,
+    beta: f32,
+    bias: impl Fn(usize) -> f64,
+    x: &mut [f32],
+    on_v: &mut Vec<u32>,
+    lane: &mut Lanes,
+    without: &mut [f32],
+    zeros: &[f32],
+) {
+    let nh = m.nh;
+    let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];
+    let (x, without) = (&mut x[..nh], &mut without[..nh]);
+    let mut hidden_now = softplus_sum(beta, x, &zeros[..nh]);
+    let mut u = [0f32; 8];
+    for _ in 0..MOVE_TRIES {
+        let n_on = on_v.len();
+        if n_on == 0 {
+            return;
+        }
+        lane.fill(&mut u);
+        let pick = ((u[0] * n_on as f32) as usize).min(n_on - 1);
+        let i = on_v[pick] as usize;
+        let d = 1 + ((u[1] * MOVE_REACH as f32) as usize).min(MOVE_REACH - 1);
+        let j = if u[2] < 0.5 { i.wrapping_sub(d) } else { i + d };
+        if j >= m.nv || on_v.binary_search(&(j as u32)).is_ok() {
+            continue;
+        }
+        for ((o, x), w) in without.iter_mut().zip(x.iter()).zip(row(i)) {
+            *o = x - w;
+        }
+        let hidden_then = softplus_sum(beta, without, row(j));
+        if (u[3] as f64) < (bias(j) - bias(i) + hidden_then - hidden_now).exp() {
+            for ((x, o), w) in x.iter_mut().zip(without.iter()).zip(row(j)) {
+                *x = o + w;
+            }
+            hidden_now = hidden_then;
+            on_v.remove(pick);
+            let at = on_v.partition_point(|&o| (o as usize) < j);
+            on_v.insert(at, j as u32);
+        }
+    }
+}
+
 /// Eight xorshift32 generators (Marsaglia 2003) advanced together, so that filling a vector of
 /// uniforms vectorises.
 pub(super) struct Lanes {

@@ -11,10 +11,13 @@
 //!   pessimistic side, and the two together bracket the true figure.
 //! - **ACC**: the expected frame-level accuracy of Bay et al. (2009), `ΣTP / Σ(TP+FP+FN)` in
 //!   percent over all frames, each frame predicted from the true history by a Gibbs chain of its
-//!   conditional RBM started at the previous true frame, averaged over several samples.
+//!   conditional RBM started at the previous true frame (with note moves when AIS has them),
+//!   averaged over several samples.
+//! - **A lower bound** on the NLL, without sampling ([`super::bound`]): where AIS falls below
+//!   it, AIS has missed part of a frame's distribution for certain.
 //!
 //! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
-use super::rbm::{free_energy, gibbs_chain};
+use super::rbm::{free_energy, gibbs_chain_moving};
 use super::rnn_rbm::{previous_frames, shifted};
 use super::{ais, RnnRbm};
 use crate::config::ModelConfig;
@@ -34,6 +37,9 @@ pub struct EvalOptions {
     pub temperatures: usize,
     /// Gibbs sweeps that fit AIS's base distribution to each frame's RBM.
     pub base_sweeps: usize,
+    /// Note moves every this many temperatures (0: none; [`ais::AisOptions::moves`]), and in the
+    /// accuracy's chains after every this many Gibbs steps.
+    pub moves: usize,
     pub refine_below: f64,
     pub acc_samples: i64,
     pub gibbs: i64,
@@ -99,6 +105,12 @@ pub struct Evaluation {
     pub ess_min: f64,
     /// Frames estimated again with 4× the temperatures.
     pub refined_frames: i64,
+    /// A figure the true NLL cannot be below, without sampling: every frame's `Z` is at least
+    /// the mass of the vectors near the frame and the previous frame ([`super::bound`]).
+    pub nll_lower_bound: f64,
+    /// The share of frames whose AIS estimate of `log Z` lies below that bound by more than
+    /// 0.01: there, AIS has certainly missed part of the distribution.
+    pub ais_below_bound: f64,
     /// The same mean NLL with every `log Z_t` estimated by RAISE (reverse AIS from the data
     /// frame), which errs on the pessimistic side where AIS errs on the optimistic one: the true
     /// figure lies between `nll_per_frame` and this, up to their standard errors.
@@ -233,6 +245,7 @@ fn estimate_with_refinement(
         chains: opts.chains,
         temperatures: opts.temperatures,
         base_sweeps: opts.base_sweeps,
+        moves: opts.moves,
     };
     let mut est = log_partitions(model, f, estimator, ais_opts, opts.max_rows, &mut |d, t| {
         progress(stage, d, t)
@@ -278,6 +291,25 @@ fn nll_of(model: &RnnRbm, f: &Frames, est: &ais::AisEstimate) -> (f64, f64) {
     })
 }
 
+/// The mean NLL no frame's can be below ([`super::bound`]), and the share of frames whose AIS
+/// estimate `est` falls below it by more than 0.01.
+fn lower_bound(model: &RnnRbm, f: &Frames, est: &ais::AisEstimate) -> (f64, f64) {
+    tch::no_grad(|| {
+        let log_mass = super::bound::log_mass_near(&model.w, &f.bv, &f.bh, &[&f.v, &f.prev]);
+        let log_mass = log_mass.to_device(f.v.device());
+        let nll = free_energy(&f.v, &model.w, &f.bv, &f.bh).to_kind(Kind::Double) + &log_mass;
+        let below = est
+            .log_z
+            .to_kind(Kind::Double)
+            .lt_tensor(&(log_mass - 0.01))
+            .to_kind(Kind::Double);
+        (
+            nll.mean(Kind::Double).double_value(&[]),
+            below.mean(Kind::Double).double_value(&[]),
+        )
+    })
+}
+
 /// Evaluates `model` on `pieces` (each `(n_i, V)`).
 pub fn evaluate(
     model: &RnnRbm,
@@ -292,6 +324,7 @@ pub fn evaluate(
     let (est, refined_frames) =
         estimate_with_refinement(model, &f, forward_ais, "AIS", opts, progress);
     let (nll, nll_stderr) = nll_of(model, &f, &est);
+    let (nll_lower_bound, ais_below_bound) = lower_bound(model, &f, &est);
     let raise = opts.raise.then(|| {
         let (est, _) = estimate_with_refinement(
             model,
@@ -309,7 +342,7 @@ pub fn evaluate(
     let mut counts = AccuracyCounts::default();
     let mut on_count = f.v.zeros_like();
     for s in 0..opts.acc_samples {
-        let guess = gibbs_chain(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs);
+        let guess = gibbs_chain_moving(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs, opts.moves);
         counts.add(&guess, &f.v);
         on_count += &guess;
         progress("accuracy", s + 1, opts.acc_samples);
@@ -345,6 +378,8 @@ pub fn evaluate(
         ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
         ess_min: est.ess.min().double_value(&[]),
         refined_frames,
+        nll_lower_bound,
+        ais_below_bound,
         nll_conservative: raise.map(|r| r.0),
         nll_conservative_stderr: raise.map(|r| r.1),
         ess_conservative_mean: raise.map(|r| r.2),
@@ -391,6 +426,7 @@ pub fn continuation_nll(
         chains,
         temperatures,
         base_sweeps: 20,
+        moves: 0,
         refine_below: 0.1,
         acc_samples: 1,
         gibbs: 1,

@@ -13,6 +13,7 @@
 //!   the biases of the RBM of the next frame.
 pub mod ais;
 pub mod ais_cpu;
+pub mod bound;
 pub mod clamped;
 pub mod gibbs_cpu;
 pub mod kernel;

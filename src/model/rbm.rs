@@ -9,7 +9,7 @@
 //! p(v = 1 | h) = sigmoid(h Wᵀ + bv)
 //! F(v)         = -v·bv - Σ_j softplus(v W + bh)_j            (free energy)
 //! ```
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// `p(h = 1 | v) = sigmoid(v W + bh)`, shape `(…, n_hidden)`.
 pub fn hidden_probs(v: &Tensor, w: &Tensor, bh: &Tensor) -> Tensor {
@@ -58,14 +58,14 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
             let mut h = bh.addmm(&v, &w);
             let _ = h.sigmoid_();
             let _ = h.g_sub_(&u.narrow(0, 0, rows * n_hidden).view([rows, n_hidden]));
-            let _ = h.ceil_();
+            let _ = h.ceil_().clamp_min_(0.0);
             v = bv.addmm(&h, &w_t);
             let _ = v.sigmoid_();
             let _ = v.g_sub_(
                 &u.narrow(0, rows * n_hidden, rows * n_visible)
                     .view([rows, n_visible]),
             );
-            let _ = v.ceil_();
+            let _ = v.ceil_().clamp_min_(0.0);
         }
         v.view(shape.as_slice())
     })
@@ -151,6 +151,105 @@ pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
     per_state.logsumexp(0, false)
 }
 
+/// [`gibbs_chain`] with note moves ([`move_notes`] at `β = 1`) after every `moves`-th step
+/// (0: none, the plain chain).
+pub fn gibbs_chain_moving(
+    v0: &Tensor,
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    k: i64,
+    moves: usize,
+) -> Tensor {
+    if moves == 0 {
+        return gibbs_chain(v0, w, bv, bh, k);
+    }
+    tch::no_grad(|| {
+        let n_visible = w.size()[0];
+        let shape = v0.size();
+        let rows = v0.numel() as i64 / n_visible;
+        let flat = |t: &Tensor, n: i64| {
+            let full: Vec<i64> = shape[..shape.len() - 1]
+                .iter()
+                .copied()
+                .chain([n])
+                .collect();
+            t.detach()
+                .expand(full.as_slice(), false)
+                .reshape([rows, n])
+                .to_kind(w.kind())
+        };
+        let (bv, bh) = (flat(bv, n_visible), flat(bh, w.size()[1]));
+        let mut v = flat(v0, n_visible);
+        let w = w.detach();
+        for step in 1..=k {
+            v = gibbs_chain(&v, &w, &bv, &bh, 1);
+            if (step as usize).is_multiple_of(moves) {
+                let x = v.matmul(&w) + &bh;
+                v = move_notes(&w, v, x, &bv, 1.0).0;
+            }
+        }
+        v.reshape(shape.as_slice())
+    })
+}
+
+/// The note moves of `kernel::move_notes` (the fused kernels') for every row at once, by tensor
+/// operations: `v (R, V)`, its `x = v W + bh (R, H)` and the visible biases at `β`, `(R, V)`;
+/// returns the new `(v, x)`.
+pub fn move_notes(
+    w: &Tensor,
+    v: Tensor,
+    x: Tensor,
+    visible_bias: &Tensor,
+    beta: f64,
+) -> (Tensor, Tensor) {
+    use super::kernel::{MOVE_REACH, MOVE_TRIES};
+    tch::no_grad(|| {
+        let (mut v, mut x) = (v.detach(), x.detach());
+        let (rows, n_visible) = (v.size()[0], v.size()[1]);
+        let device = v.device();
+        let row_ids = Tensor::arange(rows, (Kind::Int64, device));
+        for _ in 0..MOVE_TRIES {
+            // A sounding note per row (an arbitrary key where none sounds: refused below).
+            let i = (&v + 1e-30).multinomial(1, false).squeeze_dim(1);
+            let u = Tensor::rand([rows, 3], (v.kind(), device));
+            let d = (u.select(1, 0) * MOVE_REACH as f64)
+                .floor()
+                .clamp(0.0, (MOVE_REACH - 1) as f64)
+                .to_kind(Kind::Int64)
+                + 1;
+            let sign = u.select(1, 1).lt(0.5).to_kind(Kind::Int64) * -2 + 1;
+            let j = &i + d * sign;
+            let inside = j.ge(0).logical_and(&j.lt(n_visible));
+            let j = j.clamp(0, n_visible - 1);
+            let at = |k: &Tensor| v.gather(1, &k.unsqueeze(1), false).squeeze_dim(1);
+            let free = at(&j).lt(0.5);
+            let sounding = at(&i).gt(0.5);
+            let x_new = &x - w.index_select(0, &i) + w.index_select(0, &j);
+            let score = |x: &Tensor, k: &Tensor| {
+                (x * beta).softplus().sum_dim_intlist(-1, false, v.kind())
+                    + visible_bias
+                        .gather(1, &k.unsqueeze(1), false)
+                        .squeeze_dim(1)
+            };
+            let log_ratio = score(&x_new, &j) - score(&x, &i);
+            let accept = inside
+                .logical_and(&free)
+                .logical_and(&sounding)
+                .logical_and(&u.select(1, 2).lt_tensor(&log_ratio.exp()));
+            let zero = v.zeros_like().select(1, 0);
+            let one = v.ones_like().select(1, 0);
+            let moved = v
+                .index_put(&[Some(&row_ids), Some(&i)], &zero, false)
+                .index_put(&[Some(&row_ids), Some(&j)], &one, false);
+            let keep = accept.unsqueeze(1);
+            v = moved.where_self(&keep, &v);
+            x = x_new.where_self(&keep, &x);
+        }
+        (v, x)
+    })
+}
+
 /// CD-k's negative phase for rows of frames, with what the CD gradient needs from it: for data
 /// `v (N, V)` and per-row biases `bv (N, V)`, `bh (N, H)`,
 ///
@@ -179,9 +278,10 @@ impl NegativePhase {
         v: &Tensor,
         v0: Option<&Tensor>,
         k: i64,
+        moves: usize,
     ) -> NegativePhase {
         tch::no_grad(|| {
-            let neg = gibbs_chain(v0.unwrap_or(v), w, bv, bh, k);
+            let neg = gibbs_chain_moving(v0.unwrap_or(v), w, bv, bh, k, moves);
             NegativePhase {
                 data_hidden: hidden_probs(v, w, bh),
                 neg_hidden: hidden_probs(&neg, w, bh),

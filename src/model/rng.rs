@@ -108,11 +108,13 @@ pub fn uniform(n: i64, kind: tch::Kind, device: Device) -> Tensor {
 ///
 /// `ceil(p − u)` is 1 where `u < p` and 0 (or −0) otherwise, for `u` uniform in `[0, 1)`: three
 /// vectorised float passes, where comparing and converting the boolean back took twice as long.
+/// In float32 the largest 31-bit draws round up to `u = 1`, and a probability that underflowed
+/// to 0 would give −1: the sample is clamped at 0 (a sharp model's chains hit this).
 pub fn bernoulli(p: &Tensor) -> Tensor {
     let bits = random_bits(p.numel() as i64, p.device()).view(p.size().as_slice());
     // An integer tensor times a float scalar is a float tensor (libtorch's default kind).
     let u = bits * (1.0 / 2147483648.0);
     let mut sample = p - u.to_kind(p.kind());
-    let _ = sample.ceil_();
+    let _ = sample.ceil_().clamp_min_(0.0);
     sample
 }

@@ -380,13 +380,21 @@ impl RnnRbm {
     /// The CD-k loss of a batch: Gibbs chains of `k` steps start at every data frame (all frames
     /// in parallel), and the free-energy gap to their final samples is returned, with gradient.
     pub fn cd_loss(&self, v: &Tensor, mask: &Tensor, k: i64) -> Tensor {
-        self.cd_loss_from(v, mask, k, ChainStart::Data)
+        self.cd_loss_from(v, mask, k, 0, ChainStart::Data)
     }
 
-    /// [`cd_loss`](Self::cd_loss) with the negative chains started at `start`.
-    pub fn cd_loss_from(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
+    /// [`cd_loss`](Self::cd_loss) with the negative chains started at `start`, with note moves
+    /// after every `moves`-th Gibbs step (0: none; [`super::rbm::gibbs_chain_moving`]).
+    pub fn cd_loss_from(
+        &self,
+        v: &Tensor,
+        mask: &Tensor,
+        k: i64,
+        moves: usize,
+        start: ChainStart,
+    ) -> Tensor {
         let (bv_t, bh_t) = self.frame_biases(&self.rnn_states(v, None).0);
-        self.cd_gap(v, mask, k, start, &bv_t, &bh_t)
+        self.cd_gap(v, mask, k, moves, start, &bv_t, &bh_t)
     }
 
     /// Whether [`cd_backward`](Self::cd_backward) runs by hand (the tanh cell on the CPU) rather
@@ -408,29 +416,38 @@ impl RnnRbm {
     /// `Wvu`, `Wuu`, `bu` and `u0`. Elsewhere (the GRU, CUDA) autograd does it all, with the
     /// recurrence as one fused `rnn_tanh` on CUDA. Both give the same gradients for the same
     /// negative samples (tests/model.rs, tests/negative_phase.rs).
-    pub fn cd_backward(&self, v: &Tensor, mask: &Tensor, k: i64, start: ChainStart) -> Tensor {
+    pub fn cd_backward(
+        &self,
+        v: &Tensor,
+        mask: &Tensor,
+        k: i64,
+        moves: usize,
+        start: ChainStart,
+    ) -> Tensor {
         if !self.updates_by_hand() {
             let loss = if v.device().is_cuda() && self.gru.is_none() {
                 let (bv_t, bh_t) = self.frame_biases(&self.rnn_states_fused(v, None).0);
-                self.cd_gap(v, mask, k, start, &bv_t, &bh_t)
+                self.cd_gap(v, mask, k, moves, start, &bv_t, &bh_t)
             } else {
-                self.cd_loss_from(v, mask, k, start)
+                self.cd_loss_from(v, mask, k, moves, start)
             };
             loss.backward();
             return loss.detach();
         }
         match self.w.kind() {
-            tch::Kind::Double => self.cd_backward_by_hand::<f64>(v, mask, k, start),
-            _ => self.cd_backward_by_hand::<f32>(v, mask, k, start),
+            tch::Kind::Double => self.cd_backward_by_hand::<f64>(v, mask, k, moves, start),
+            _ => self.cd_backward_by_hand::<f32>(v, mask, k, moves, start),
         }
     }
 
     /// The free-energy gap to CD-k's negative samples, given the frames' biases.
+    #[allow(clippy::too_many_arguments)]
     fn cd_gap(
         &self,
         v: &Tensor,
         mask: &Tensor,
         k: i64,
+        moves: usize,
         start: ChainStart,
         bv_t: &Tensor,
         bh_t: &Tensor,
@@ -438,7 +455,7 @@ impl RnnRbm {
         let v0 = start
             .other_than_data(v)
             .unwrap_or_else(|| v.shallow_clone());
-        let neg = gibbs_chain(&v0, &self.w, bv_t, bh_t, k);
+        let neg = super::rbm::gibbs_chain_moving(&v0, &self.w, bv_t, bh_t, k, moves);
         masked_gap(v, &neg, &self.w, bv_t, bh_t, mask)
     }
 
@@ -447,6 +464,7 @@ impl RnnRbm {
         v: &Tensor,
         mask: &Tensor,
         k: i64,
+        moves: usize,
         start: ChainStart,
     ) -> Tensor {
         let (batch, steps, r) = (v.size()[0], v.size()[1], self.wuu.size()[0]);
@@ -471,7 +489,7 @@ impl RnnRbm {
                 .narrow(0, 0, steps)
                 .transpose(0, 1)
                 .reshape([batch * steps, r]);
-            let (d_u_before, loss) = self.rbm_backward(&v, mask, k, start, &u_before);
+            let (d_u_before, loss) = self.rbm_backward(&v, mask, k, moves, start, &u_before);
             // Backward through the recurrence by hand; the sums over time as single products.
             let g = flat(&d_u_before.view([batch, steps, r]).transpose(0, 1));
             let (da, du_init) = recurrence::backward(&s, &g, &wuu, t_, b_, r_);
@@ -501,6 +519,7 @@ impl RnnRbm {
         v: &Tensor,
         mask: &Tensor,
         k: i64,
+        moves: usize,
         start: ChainStart,
         u_before: &Tensor,
     ) -> (Tensor, Tensor) {
@@ -516,9 +535,18 @@ impl RnnRbm {
         let phase = if super::gibbs_cpu::applicable(&self.w) {
             let (w, v0) = (&self.w, v0.as_ref());
             let active = mask.view([rows]);
-            super::gibbs_cpu::negative_phase_of(w, &bv_t, &bh_t, &v_rows, v0, k, Some(&active))
+            super::gibbs_cpu::negative_phase_of(
+                w,
+                &bv_t,
+                &bh_t,
+                &v_rows,
+                v0,
+                k,
+                moves,
+                Some(&active),
+            )
         } else {
-            NegativePhase::by_tensors(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k)
+            NegativePhase::by_tensors(&self.w, &bv_t, &bh_t, &v_rows, v0.as_ref(), k, moves)
         };
         let c = &mask / mask.sum(kind);
         let loss = (phase.gap.to_kind(kind) * c.view([rows])).sum(kind);

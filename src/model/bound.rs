@@ -1,0 +1,202 @@
+//! A lower bound on each frame's `log Z` that needs no sampling, hence an NLL the true one
+//! cannot be below.
+//!
+//! For any set `S` of distinct visible vectors,
+//!
+//! ```text
+//! Z = Σ_v e^{−F(v)} ≥ Σ_{v∈S} e^{−F(v)},    −F(v) = v·bv + Σ_j softplus(x_j),  x = v W + bh
+//! ```
+//!
+//! so `F(v_t) + log Σ_{v∈S} e^{−F(v)} ≤ −log p(v_t | v_<t)` for every frame, whatever `S` is.
+//! Here `S` is the neighbourhood of a few anchors (the frame itself and the previous frame):
+//! each anchor, every vector one unit away from it, and every vector with one of its sounding
+//! notes moved to another key; then, twice, the neighbourhoods of the two heaviest vectors met
+//! so far. Where a frame's conditional RBM is sharp, most of its mass lies
+//! there, and the bound is close; where AIS's estimate of `log Z` falls below it, AIS has
+//! certainly missed mass (docs/BENCHMARKS.md, "Nottingham").
+//!
+//! Shapes: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, each anchor `(F, V)`; the result is `(F)`,
+//! double. Float32 arithmetic on the CPU whatever the tensors' device, summed in double.
+use super::kernel::{floats, hidden_input, set_on, softplus_sum, Model};
+use std::collections::HashSet;
+use tch::{Kind, Tensor};
+
+/// `log Σ_{v∈S} e^{−F(v)}` per frame, `S` the distinct vectors of the anchors' neighbourhoods.
+pub fn log_mass_near(w: &Tensor, bv: &Tensor, bh: &Tensor, anchors: &[&Tensor]) -> Tensor {
+    let m = Model::new(&w.to_device(tch::Device::Cpu));
+    let frames = bv.size()[0] as usize;
+    let (bv, bh) = (floats(bv), floats(bh));
+    let anchors: Vec<Vec<f32>> = anchors.iter().map(|a| floats(a)).collect();
+    let mut out = vec![0f64; frames];
+    if frames > 0 {
+        let threads = (tch::get_num_threads().max(1) as usize).min(frames);
+        let per = frames.div_ceil(threads);
+        let (m, bv, bh, anchors) = (&m, &bv, &bh, &anchors);
+        std::thread::scope(|s| {
+            for (t, out) in out.chunks_mut(per).enumerate() {
+                s.spawn(move || {
+                    let mut work = Work::new(m);
+                    for (i, o) in out.iter_mut().enumerate() {
+                        let f = t * per + i;
+                        let (nv, nh) = (m.nv, m.nh);
+                        let at: Vec<&[f32]> =
+                            anchors.iter().map(|a| &a[f * nv..(f + 1) * nv]).collect();
+                        *o = frame(
+                            m,
+                            &bv[f * nv..(f + 1) * nv],
+                            &bh[f * nh..(f + 1) * nh],
+                            &at,
+                            &mut work,
+                        );
+                    }
+                });
+            }
+        });
+    }
+    Tensor::from_slice(&out).to_kind(Kind::Double)
+}
+
+/// Rounds of expansion after the anchors'.
+const ROUNDS: usize = 2;
+
+/// Vectors expanded per round: the heaviest ones not expanded yet.
+const PER_ROUND: usize = 2;
+
+/// The heaviest vectors kept per round: room for those already expanded.
+const KEEP: usize = PER_ROUND + 4;
+
+struct Work {
+    x: Vec<f32>,
+    without: Vec<f32>,
+    zeros: Vec<f32>,
+    candidate: Vec<u32>,
+    /// Hashes of the vectors counted so far. Two distinct vectors with one hash only leave
+    /// one of them out, which keeps the sum a lower bound.
+    counted: HashSet<u64>,
+    expanded: HashSet<u64>,
+    terms: Vec<f64>,
+    /// The heaviest vectors met in this round: `(−F, sounding notes)`.
+    best: Vec<(f64, Vec<u32>)>,
+}
+
+impl Work {
+    fn new(m: &Model) -> Work {
+        Work {
+            x: vec![0.0; m.nh_pad],
+            without: vec![0.0; m.nh],
+            zeros: vec![0.0; m.nh],
+            candidate: Vec::new(),
+            counted: HashSet::new(),
+            expanded: HashSet::new(),
+            terms: Vec::new(),
+            best: Vec::new(),
+        }
+    }
+}
+
+/// One frame: `−F` of every vector of the neighbourhoods of the anchors, then of the heaviest
+/// vectors found ([`ROUNDS`] × [`PER_ROUND`]), each counted once; log-summed.
+fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
+    s.terms.clear();
+    s.counted.clear();
+    s.expanded.clear();
+    let mut queue: Vec<Vec<u32>> = anchors
+        .iter()
+        .map(|a| {
+            let mut on = Vec::new();
+            set_on(a, &mut on);
+            on
+        })
+        .collect();
+    for round in 0..=ROUNDS {
+        s.best.clear();
+        for on in &queue {
+            if s.expanded.insert(hash(on)) {
+                expand(m, bv, bh, on, s);
+            }
+        }
+        if round == ROUNDS {
+            break;
+        }
+        let mut best = std::mem::take(&mut s.best);
+        best.sort_by(|a, b| b.0.total_cmp(&a.0));
+        queue = best
+            .into_iter()
+            .map(|(_, on)| on)
+            .filter(|on| !s.expanded.contains(&hash(on)))
+            .take(PER_ROUND)
+            .collect();
+    }
+    let top = s.terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    top + s.terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
+}
+
+/// Counts the vector `on` (sorted sounding notes), the vectors one unit away and those with one
+/// note moved, where not counted yet; keeps the heaviest in `s.best`.
+fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
+    let (nv, nh) = (m.nv, m.nh);
+    let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];
+    let bias_on: f64 = on.iter().map(|&i| bv[i as usize] as f64).sum();
+    hidden_input(m, bh, on, &mut s.x);
+    // Note `remove` silenced, or none.
+    for remove in std::iter::once(None).chain(on.iter().map(|&i| Some(i as usize))) {
+        match remove {
+            Some(i) => {
+                for ((o, x), w) in s.without.iter_mut().zip(&s.x[..nh]).zip(row(i)) {
+                    *o = x - w;
+                }
+            }
+            None => s.without.copy_from_slice(&s.x[..nh]),
+        }
+        let removed = remove.map_or(0.0, |i| bv[i] as f64);
+        // Plus note `add`, or none.
+        for add in std::iter::once(None).chain((0..nv).map(Some)) {
+            if add.is_some_and(|j| on.binary_search(&(j as u32)).is_ok()) {
+                continue;
+            }
+            s.candidate.clear();
+            s.candidate
+                .extend(on.iter().copied().filter(|&i| Some(i as usize) != remove));
+            if let Some(j) = add {
+                let at = s.candidate.partition_point(|&o| (o as usize) < j);
+                s.candidate.insert(at, j as u32);
+            }
+            if !s.counted.insert(hash(&s.candidate)) {
+                continue;
+            }
+            let (added, w_add) = match add {
+                None => (0.0, &s.zeros[..]),
+                Some(j) => (bv[j] as f64, row(j)),
+            };
+            let term = bias_on - removed + added + softplus_sum(1.0, &s.without, w_add);
+            s.terms.push(term);
+            keep_heaviest(&mut s.best, term, &s.candidate);
+        }
+    }
+}
+
+/// Keeps `(term, on)` among the [`KEEP`] heaviest of `best`.
+fn keep_heaviest(best: &mut Vec<(f64, Vec<u32>)>, term: f64, on: &[u32]) {
+    if best.len() < KEEP {
+        best.push((term, on.to_vec()));
+        return;
+    }
+    let lightest = (0..best.len())
+        .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
+        .expect("KEEP > 0");
+    if term > best[lightest].0 {
+        best[lightest] = (term, on.to_vec());
+    }
+}
+
+/// A 64-bit hash of a list of sounding notes.
+fn hash(on: &[u32]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ on.len() as u64;
+    for &i in on {
+        h = (h ^ i as u64)
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(23);
+        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    h ^ (h >> 29)
+}
