@@ -121,6 +121,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         gibbs: args.gibbs,
         max_rows: crate::model::likelihood::MAX_ROWS,
         raise: !args.no_raise,
+        lower_bound: true,
     };
     let mut report = progress_reporter();
     let result = evaluate(

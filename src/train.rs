@@ -819,6 +819,8 @@ impl<'a> Run<'a> {
             gibbs: 25,
             max_rows: crate::model::likelihood::MAX_ROWS,
             raise: true,
+            // Training records no bound: not worth its cost at every validation.
+            lower_bound: false,
         };
         let e = evaluate(
             model,

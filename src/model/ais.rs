@@ -184,7 +184,6 @@ fn anneal_by_tensors(
             bernoulli(&(h.matmul(&w.tr()) * beta + visible_bias).sigmoid())
         };
         let hidden_input = |v: &Tensor| v.matmul(w) + &bh_rows;
-        let moves_at = |k: usize| opts.moves > 0 && k.is_multiple_of(opts.moves);
         let moved = |v: Tensor, x: Tensor, beta: f64| {
             let visible_bias = &ba_rows + &bias_gap * beta;
             super::rbm::move_notes(w, v, x, &visible_bias, beta)
@@ -202,7 +201,7 @@ fn anneal_by_tensors(
                     if k + 1 < betas.len() {
                         v = gibbs(&x, betas[k]);
                         x = hidden_input(&v);
-                        if moves_at(k) {
+                        if super::kernel::moves_at(opts.moves, k) {
                             (v, x) = moved(v, x, betas[k]);
                         }
                     }
@@ -215,7 +214,7 @@ fn anneal_by_tensors(
                     .repeat_interleave_self_int(chains, 0, None);
                 let mut x = hidden_input(&v);
                 for k in (1..betas.len()).rev() {
-                    if k + 1 < betas.len() && moves_at(k) {
+                    if k + 1 < betas.len() && super::kernel::moves_at(opts.moves, k) {
                         // The sweep below starts from x alone.
                         x = moved(v, x, betas[k]).1;
                     }

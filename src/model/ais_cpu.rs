@@ -119,8 +119,6 @@ struct Scratch {
     pre: Vec<f32>,
     /// `bv − ba`.
     gap: Vec<f32>,
-    /// `H` zeros: no row of `W` to add.
-    zeros: Vec<f32>,
     /// `σ(ba)`.
     p_base: Vec<f32>,
     /// Visible probabilities summed over the base sweeps.
@@ -141,7 +139,6 @@ impl Scratch {
             u: vec![0.0; nv.max(nh)],
             pre: vec![0.0; m.nv_pad],
             gap: vec![0.0; nv],
-            zeros: vec![0.0; nh],
             p_base: vec![0.0; nv],
             total: vec![0.0; nv],
             on_v: Vec::with_capacity(nv),
@@ -282,7 +279,7 @@ fn forward(
         if k < last {
             std::mem::swap(&mut s.sig_a, &mut s.sig_b);
             gibbs(m, f, b, ba, lane, s);
-            if moves_at(moves, k) {
+            if kernel::moves_at(moves, k) {
                 move_notes(m, b, ba, lane, s);
             }
         }
@@ -311,7 +308,7 @@ fn reverse(
     let mut log_w = 0f64;
     for k in (1..=last).rev() {
         let (a, b) = (betas[k - 1], betas[k]);
-        if k < last && moves_at(moves, k) {
+        if k < last && kernel::moves_at(moves, k) {
             move_notes(m, b, ba, lane, s);
             sigmoid_into(b, &s.x[..m.nh], &mut s.sig_a);
         }
@@ -336,12 +333,6 @@ fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut 
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
 }
 
-/// Whether the transition at temperature `k` ends with note moves ([`kernel::move_notes`]).
-#[inline(always)]
-fn moves_at(every: usize, k: usize) -> bool {
-    every > 0 && k.is_multiple_of(every)
-}
-
 /// [`kernel::move_notes`] at `β` for the AIS path's RBM: visible biases `ba + β (bv − ba)`.
 #[inline(always)]
 fn move_notes(m: &Model, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
@@ -354,7 +345,6 @@ fn move_notes(m: &Model, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratc
         &mut s.on_v,
         lane,
         &mut s.d,
-        &s.zeros,
     );
 }
 

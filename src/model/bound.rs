@@ -68,7 +68,6 @@ const KEEP: usize = PER_ROUND + 4;
 struct Work {
     x: Vec<f32>,
     without: Vec<f32>,
-    zeros: Vec<f32>,
     candidate: Vec<u32>,
     /// Hashes of the vectors counted so far. Two distinct vectors with one hash only leave
     /// one of them out, which keeps the sum a lower bound.
@@ -84,7 +83,6 @@ impl Work {
         Work {
             x: vec![0.0; m.nh_pad],
             without: vec![0.0; m.nh],
-            zeros: vec![0.0; m.nh],
             candidate: Vec::new(),
             counted: HashSet::new(),
             expanded: HashSet::new(),
@@ -165,7 +163,7 @@ fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
                 continue;
             }
             let (added, w_add) = match add {
-                None => (0.0, &s.zeros[..]),
+                None => (0.0, &m.zeros[..]),
                 Some(j) => (bv[j] as f64, row(j)),
             };
             let term = bias_on - removed + added + softplus_sum(1.0, &s.without, w_add);

@@ -165,9 +165,8 @@ struct Scratch {
     on_v: Vec<u32>,
     on_h: Vec<u32>,
     off_h: Vec<u32>,
-    /// Work space of the note moves, and `H` zeros.
+    /// Work space of the note moves.
     without: Vec<f32>,
-    zeros: Vec<f32>,
 }
 
 #[inline(always)]
@@ -183,7 +182,6 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         on_h: Vec::with_capacity(nh),
         off_h: Vec::with_capacity(nh),
         without: vec![0.0; nh],
-        zeros: vec![0.0; nh],
     };
     for (i, gap) in out.gap.iter_mut().enumerate() {
         let r = first + i;
@@ -215,7 +213,7 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
             }
             sample_on(&s.pre[..nv], &mut lane, &mut s.u[..nv], &mut s.on_v);
             hidden_input(m, bh, &s.on_v, &mut s.x);
-            if inp.moves > 0 && (step + 1) % inp.moves == 0 {
+            if kernel::moves_at(inp.moves, step + 1) {
                 kernel::move_notes(
                     m,
                     1.0,
@@ -224,7 +222,6 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
                     &mut s.on_v,
                     &mut lane,
                     &mut s.without,
-                    &s.zeros,
                 );
             }
             if step + 1 < inp.k {

@@ -70,6 +70,8 @@ pub(super) struct Model {
     /// `Σ_j Wᵀ_j` (padded), summed in double precision.
     pub(super) wt_sum: Vec<f32>,
     pub(super) nv_pad: usize,
+    /// `H` zeros: no row of `W` to add ([`softplus_sum`] of `x` alone).
+    pub(super) zeros: Vec<f32>,
 }
 
 impl Model {
@@ -93,6 +95,7 @@ impl Model {
                 nv_pad,
             ),
             nv_pad,
+            zeros: vec![0.0; nh],
         }
     }
 }
@@ -370,6 +373,13 @@ pub(super) fn softplus_sum(beta: f32, x: &[f32], w: &[f32]) -> f64 {
 /// Units per product in [`softplus_sum`]: 32 factors in `[1, 2]` per lane, within `2^32`.
 pub(super) const SOFTPLUS_BLOCK: usize = 256;
 
+/// Whether the `k`-th step or temperature of a chain ends with note moves, for moves after
+/// every `every`-th (0: never).
+#[inline(always)]
+pub fn moves_at(every: usize, k: usize) -> bool {
+    every > 0 && k.is_multiple_of(every)
+}
+
 /// Proposals per call of [`move_notes`].
 pub const MOVE_TRIES: usize = 8;
 
@@ -386,7 +396,7 @@ pub const MOVE_REACH: usize = 12;
 /// tune over held chords) almost never does: its chains stay on the tune's note they start at.
 ///
 /// `x = v W + bh` (at least `H` long) and `on_v` (sorted) are updated; `without` is work space
-/// of `H`, `zeros` holds `H` zeros.
+/// of `H`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(super) fn move_notes(
@@ -397,12 +407,11 @@ pub(super) fn move_notes(
     on_v: &mut Vec<u32>,
     lane: &mut Lanes,
     without: &mut [f32],
-    zeros: &[f32],
 ) {
     let nh = m.nh;
     let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];
     let (x, without) = (&mut x[..nh], &mut without[..nh]);
-    let mut hidden_now = softplus_sum(beta, x, &zeros[..nh]);
+    let mut hidden_now = softplus_sum(beta, x, &m.zeros);
     let mut u = [0f32; 8];
     for _ in 0..MOVE_TRIES {
         let n_on = on_v.len();

@@ -47,6 +47,8 @@ pub struct EvalOptions {
     pub max_rows: i64,
     /// Also estimate every `log Z_t` by RAISE, for a conservative figure (twice the time).
     pub raise: bool,
+    /// Also compute the sampling-free lower bound ([`super::bound`]).
+    pub lower_bound: bool,
 }
 
 #[cfg(test)]
@@ -107,10 +109,12 @@ pub struct Evaluation {
     pub refined_frames: i64,
     /// A figure the true NLL cannot be below, without sampling: every frame's `Z` is at least
     /// the mass of the vectors near the frame and the previous frame ([`super::bound`]).
-    pub nll_lower_bound: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nll_lower_bound: Option<f64>,
     /// The share of frames whose AIS estimate of `log Z` lies below that bound by more than
     /// 0.01: there, AIS has certainly missed part of the distribution.
-    pub ais_below_bound: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ais_below_bound: Option<f64>,
     /// The same mean NLL with every `log Z_t` estimated by RAISE (reverse AIS from the data
     /// frame), which errs on the pessimistic side where AIS errs on the optimistic one: the true
     /// figure lies between `nll_per_frame` and this, up to their standard errors.
@@ -324,7 +328,10 @@ pub fn evaluate(
     let (est, refined_frames) =
         estimate_with_refinement(model, &f, forward_ais, "AIS", opts, progress);
     let (nll, nll_stderr) = nll_of(model, &f, &est);
-    let (nll_lower_bound, ais_below_bound) = lower_bound(model, &f, &est);
+    let (nll_lower_bound, ais_below_bound) = opts
+        .lower_bound
+        .then(|| lower_bound(model, &f, &est))
+        .unzip();
     let raise = opts.raise.then(|| {
         let (est, _) = estimate_with_refinement(
             model,
@@ -432,6 +439,7 @@ pub fn continuation_nll(
         gibbs: 1,
         max_rows: MAX_ROWS,
         raise: false,
+        lower_bound: false,
     };
     let (est, _) = estimate_with_refinement(model, &f, forward_ais, "", &opts, &mut |_, _, _| {});
     tch::no_grad(|| {

@@ -35,6 +35,19 @@ pub fn bernoulli(p: &Tensor) -> Tensor {
 /// rows `(N, ·)` — `b + x W` in one product, then `ceil(σ(·) − u)` in place — rather than a
 /// dozen, which matters when the chain is short and the matrices small (one chunk per update).
 pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) -> Tensor {
+    gibbs_chain_moving(v0, w, bv, bh, k, 0)
+}
+
+/// [`gibbs_chain`] with note moves ([`move_notes`] at `β = 1`) after every `moves`-th step
+/// (0: none, the plain chain).
+pub fn gibbs_chain_moving(
+    v0: &Tensor,
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    k: i64,
+    moves: usize,
+) -> Tensor {
     tch::no_grad(|| {
         let (n_visible, n_hidden) = (w.size()[0], w.size()[1]);
         let shape = v0.size();
@@ -52,7 +65,7 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
         let mut v = v0.detach().reshape([rows, n_visible]).to_kind(kind);
         let per_step = rows * (n_hidden + n_visible);
         let w_t = w.tr();
-        for _ in 0..k {
+        for step in 1..=k {
             // One draw per step, not per chain: a chain's worth of uniforms leaves the caches.
             let u = super::rng::uniform(per_step, kind, v.device());
             let mut h = bh.addmm(&v, &w);
@@ -66,6 +79,10 @@ pub fn gibbs_chain(v0: &Tensor, w: &Tensor, bv: &Tensor, bh: &Tensor, k: i64) ->
                     .view([rows, n_visible]),
             );
             let _ = v.ceil_().clamp_min_(0.0);
+            if super::kernel::moves_at(moves, step as usize) {
+                let x = bh.addmm(&v, &w);
+                v = move_notes(&w, v, x, &bv, 1.0).0;
+            }
         }
         v.view(shape.as_slice())
     })
@@ -149,48 +166,6 @@ pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
     let per_state =
         h.matmul(bh) + softplus(&(h.matmul(&w.tr()) + bv)).sum_dim_intlist(-1, false, opts.0);
     per_state.logsumexp(0, false)
-}
-
-/// [`gibbs_chain`] with note moves ([`move_notes`] at `β = 1`) after every `moves`-th step
-/// (0: none, the plain chain).
-pub fn gibbs_chain_moving(
-    v0: &Tensor,
-    w: &Tensor,
-    bv: &Tensor,
-    bh: &Tensor,
-    k: i64,
-    moves: usize,
-) -> Tensor {
-    if moves == 0 {
-        return gibbs_chain(v0, w, bv, bh, k);
-    }
-    tch::no_grad(|| {
-        let n_visible = w.size()[0];
-        let shape = v0.size();
-        let rows = v0.numel() as i64 / n_visible;
-        let flat = |t: &Tensor, n: i64| {
-            let full: Vec<i64> = shape[..shape.len() - 1]
-                .iter()
-                .copied()
-                .chain([n])
-                .collect();
-            t.detach()
-                .expand(full.as_slice(), false)
-                .reshape([rows, n])
-                .to_kind(w.kind())
-        };
-        let (bv, bh) = (flat(bv, n_visible), flat(bh, w.size()[1]));
-        let mut v = flat(v0, n_visible);
-        let w = w.detach();
-        for step in 1..=k {
-            v = gibbs_chain(&v, &w, &bv, &bh, 1);
-            if (step as usize).is_multiple_of(moves) {
-                let x = v.matmul(&w) + &bh;
-                v = move_notes(&w, v, x, &bv, 1.0).0;
-            }
-        }
-        v.reshape(shape.as_slice())
-    })
 }
 
 /// The note moves of `kernel::move_notes` (the fused kernels') for every row at once, by tensor
