@@ -15,18 +15,19 @@
 //! `exp` is a short polynomial (relative error below 2.5·10⁻⁷) written so that the compiler
 //! vectorises it, the softplus terms become one logarithm of a product per 256 units
 //! ([`softplus_gap`]); sums run in 8 lanes in a fixed order, so the figures do not depend
-//! on the vector width ([`avx2`] or plain SSE2) or on the thread count: frames are shared out
-//! among threads, and every chain draws from its own xorshift32 lanes seeded from
-//! [`super::rng::stream_seed`], its frame and its index.
+//! on the vector width ([`avx2`] or plain SSE2) or on the thread count: frames are handed out
+//! one at a time to threads as they free up, and every chain draws from its own xorshift32 lanes
+//! seeded from [`super::rng::stream_seed`], its frame and its index.
 //!
 //! Shapes as in [`super::ais`]: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, `base_start (F, V)`,
 //! `v_data (F, V)`; the result is the log-weights `(F, C)` and the base biases `ba (F, V)`.
 use super::ais::AisOptions;
 use super::kernel::{
-    self, exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid,
-    sigmoid_into, sum_on, visible_input, Lanes, Model,
+    self, exp_nonpositive, floats, hidden_input, sample_on, set_on, sigmoid, sigmoid_into, sum_on,
+    HiddenSample, Lanes, Model,
 };
 use super::rng;
+use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 /// Whether [`anneal`] can run these weights: float32 on the CPU.
@@ -61,22 +62,27 @@ pub fn anneal(
     let mut base = vec![0f32; frames * model.nv];
     if frames > 0 {
         let threads = (tch::get_num_threads().max(1) as usize).min(frames);
-        let per = frames.div_ceil(threads);
         let (model, betas) = (&model, &betas);
         let (bv, bh, start, data) = (&bv, &bh, &start, data.as_deref());
+        // Frames are handed out one at a time as threads ask for them, so that a thread that
+        // got the cheaper frames (or the faster core, on a shared machine) does not wait idle.
+        let queue = Mutex::new(
+            log_w
+                .chunks_mut(chains)
+                .zip(base.chunks_mut(model.nv))
+                .enumerate(),
+        );
+        let queue = &queue;
         std::thread::scope(|s| {
-            let parts = log_w
-                .chunks_mut(per * chains)
-                .zip(base.chunks_mut(per * model.nv));
-            for (t, (log_w, base)) in parts.enumerate() {
+            for _ in 0..threads {
                 s.spawn(move || {
                     let mut scratch = Scratch::new(model);
-                    for (i, (log_w, ba)) in log_w
-                        .chunks_mut(chains)
-                        .zip(base.chunks_mut(model.nv))
-                        .enumerate()
-                    {
-                        let f = t * per + i;
+                    loop {
+                        // The guard is dropped at the end of this statement.
+                        let next = queue.lock().expect("no AIS thread panicked").next();
+                        let Some((f, (log_w, ba))) = next else {
+                            return;
+                        };
                         let (nv, nh) = (model.nv, model.nh);
                         let frame = Frame {
                             bv: &bv[f * nv..(f + 1) * nv],
@@ -124,8 +130,7 @@ struct Scratch {
     /// Visible probabilities summed over the base sweeps.
     total: Vec<f32>,
     on_v: Vec<u32>,
-    on_h: Vec<u32>,
-    off_h: Vec<u32>,
+    hidden: HiddenSample,
 }
 
 impl Scratch {
@@ -142,8 +147,7 @@ impl Scratch {
             p_base: vec![0.0; nv],
             total: vec![0.0; nv],
             on_v: Vec::with_capacity(nv),
-            on_h: Vec::with_capacity(nh),
-            off_h: Vec::with_capacity(nh),
+            hidden: HiddenSample::new(m),
         }
     }
 }
@@ -236,13 +240,20 @@ fn base_biases(
     s.total.fill(0.0);
     for lane in lanes.iter_mut() {
         set_on(f.start, &mut s.on_v);
+        s.hidden.reset();
         for _ in 0..sweeps {
             hidden_input(m, f.bh, &s.on_v, &mut s.x);
             sigmoid_into(1.0, &s.x[..m.nh], &mut s.sig_b);
-            sample_split(&s.sig_b, lane, &mut s.u[..m.nh], &mut s.on_h, &mut s.off_h);
-            visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
-            for ((p, t), b) in s.pre.iter_mut().zip(s.total.iter_mut()).zip(f.bv) {
-                *p = sigmoid(*p + b);
+            s.hidden.draw(m, &s.sig_b, lane, &mut s.u[..m.nh]);
+            let input = s.hidden.input();
+            for (((p, t), b), x) in s
+                .pre
+                .iter_mut()
+                .zip(s.total.iter_mut())
+                .zip(f.bv)
+                .zip(input)
+            {
+                *p = sigmoid(x + b);
                 *t += *p;
             }
             sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
@@ -269,6 +280,7 @@ fn forward(
 ) -> f64 {
     sample_on(&s.p_base, lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    s.hidden.reset();
     let mut log_w = 0f64;
     let last = betas.len() - 1;
     for k in 1..=last {
@@ -303,6 +315,7 @@ fn reverse(
 ) -> f64 {
     set_on(v, &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    s.hidden.reset();
     let last = betas.len() - 1;
     sigmoid_into(betas[last], &s.x[..m.nh], &mut s.sig_a);
     let mut log_w = 0f64;
@@ -324,10 +337,9 @@ fn reverse(
 /// `h`, then `v` from `σ(β hWᵀ + ba + β (bv − ba))`, and updates `x` and `s.on_v`.
 #[inline(always)]
 fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
-    sample_split(&s.sig_a, lane, &mut s.u[..m.nh], &mut s.on_h, &mut s.off_h);
-    visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
-    for ((p, a), g) in s.pre.iter_mut().zip(ba).zip(&s.gap) {
-        *p = sigmoid(beta * *p + a + beta * g);
+    s.hidden.draw(m, &s.sig_a, lane, &mut s.u[..m.nh]);
+    for (((p, a), g), x) in s.pre.iter_mut().zip(ba).zip(&s.gap).zip(s.hidden.input()) {
+        *p = sigmoid(beta * x + a + beta * g);
     }
     sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);

@@ -7,15 +7,17 @@
 //! the rows of `Wᵀ` of the hidden units on (or off, whichever are fewer). The frame's data side
 //! (`σ(v W + bh)` and `F(v)`) and the negative sample's come out of the same passes.
 //!
-//! Shapes: `w (V, H)`, `bv (N, V)`, `bh (N, H)`, `v (N, V)`, `v0 (N, V)`. Rows are shared out
-//! among libtorch's thread count; every row draws from its own xorshift32 lanes seeded from
-//! [`super::rng::stream_seed`] and its index, so the samples do not depend on the thread count.
+//! Shapes: `w (V, H)`, `bv (N, V)`, `bh (N, H)`, `v (N, V)`, `v0 (N, V)`. Rows are handed out in
+//! small blocks to the kernels' threads as they free up; every row draws from its own xorshift32
+//! lanes seeded from [`super::rng::stream_seed`] and its index, so the samples do not depend on the
+//! thread count or on which thread ran the row.
 use super::kernel::{
-    self, exp_nonpositive, floats, hidden_input, sample_on, sample_split, set_on, sigmoid,
-    sigmoid_into, sum_on, visible_input, Lanes, Model,
+    self, floats, hidden_input, sample_on, set_on, sigmoid, sigmoid_into, sum_on, HiddenSample,
+    Lanes, Model,
 };
 use super::rbm::NegativePhase;
 use super::rng;
+use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 /// Whether [`negative_phase`] can run these weights: float32 on the CPU.
@@ -25,6 +27,16 @@ pub fn applicable(w: &Tensor) -> bool {
 
 /// Rows per thread below which another thread is not worth starting.
 const MIN_ROWS_PER_THREAD: usize = 24;
+
+/// Rows a thread takes at a time, at most; fewer when that would leave fewer than
+/// [`BLOCKS_PER_THREAD`] blocks a thread (one chunk per update is only 100 rows).
+const ROWS_PER_BLOCK: usize = 16;
+
+/// Blocks a thread gets on average, at least, so that the last ones even out the threads.
+const BLOCKS_PER_THREAD: usize = 8;
+
+/// The blocks of rows not yet taken, each with its first row.
+type Queue<'a> = Mutex<std::vec::IntoIter<(usize, Outputs<'a>)>>;
 
 /// The negative phase of CD-k for every row, chains started at `v0` (at `v` when `None`).
 pub fn negative_phase(
@@ -67,7 +79,6 @@ pub fn negative_phase_of(
         let threads = kernel::threads()
             .min(rows.div_ceil(MIN_ROWS_PER_THREAD))
             .max(1);
-        let per = rows.div_ceil(threads);
         let inputs = Inputs {
             m: &model,
             bv: &bv,
@@ -79,32 +90,34 @@ pub fn negative_phase_of(
             moves,
             seed,
         };
-        let inputs = &inputs;
-        let parts = neg
+        // Blocks of rows handed out as threads ask for them: chains differ in cost (padding
+        // costs nothing, a sharp RBM's chains skip work), so equal shares would keep one thread
+        // waiting for the other.
+        let per = (rows / (threads * BLOCKS_PER_THREAD)).clamp(1, ROWS_PER_BLOCK);
+        let blocks: Vec<(usize, Outputs)> = neg
             .chunks_mut(per * nv)
             .zip(data_hidden.chunks_mut(per * nh))
             .zip(neg_hidden.chunks_mut(per * nh))
             .zip(gap.chunks_mut(per))
-            .enumerate();
-        std::thread::scope(|s| {
-            let mut first_share = None;
-            for (t, (((neg, dh), nh_), gap)) in parts {
+            .enumerate()
+            .map(|(b, (((neg, data_hidden), neg_hidden), gap))| {
                 let out = Outputs {
                     neg,
-                    data_hidden: dh,
-                    neg_hidden: nh_,
+                    data_hidden,
+                    neg_hidden,
                     gap,
                 };
-                if t == 0 {
-                    first_share = Some(out);
-                } else {
-                    s.spawn(move || run_rows(inputs, t * per, out));
-                }
+                (b * per, out)
+            })
+            .collect();
+        let queue = Mutex::new(blocks.into_iter());
+        let (inputs, queue) = (&inputs, &queue);
+        std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(move || run_rows(inputs, queue));
             }
-            // The calling thread takes the first share rather than waiting idle.
-            if let Some(out) = first_share {
-                run_rows(inputs, 0, out);
-            }
+            // The calling thread works too rather than waiting idle.
+            run_rows(inputs, queue);
         });
     }
     let (n, nv, nh) = (rows as i64, nv as i64, nh as i64);
@@ -136,24 +149,24 @@ struct Outputs<'a> {
     gap: &'a mut [f32],
 }
 
-/// Runs the rows of `out` (rows `first ..` of the inputs) on this thread.
-fn run_rows(inp: &Inputs, first: usize, out: Outputs) {
+/// Runs blocks of rows from `queue` on this thread until none is left.
+fn run_rows(inp: &Inputs, queue: &Queue) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            unsafe { rows_avx2(inp, first, out) };
+            unsafe { rows_avx2(inp, queue) };
             return;
         }
     }
-    rows_generic(inp, first, out)
+    rows_generic(inp, queue)
 }
 
 /// [`rows_generic`] compiled for AVX2; the same operations in the same order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn rows_avx2(inp: &Inputs, first: usize, out: Outputs) {
-    rows_generic(inp, first, out)
+unsafe fn rows_avx2(inp: &Inputs, queue: &Queue) {
+    rows_generic(inp, queue)
 }
 
 /// Work space of one chain, reused from row to row.
@@ -163,14 +176,15 @@ struct Scratch {
     u: Vec<f32>,
     pre: Vec<f32>,
     on_v: Vec<u32>,
-    on_h: Vec<u32>,
-    off_h: Vec<u32>,
+    /// The visible units that `x` (and `sig`) were computed from.
+    x_on: Vec<u32>,
+    hidden: HiddenSample,
     /// Work space of the note moves.
     without: Vec<f32>,
 }
 
 #[inline(always)]
-fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
+fn rows_generic(inp: &Inputs, queue: &Queue) {
     let m = inp.m;
     let (nv, nh) = (m.nv, m.nh);
     let mut s = Scratch {
@@ -179,10 +193,24 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         u: vec![0.0; nv.max(nh)],
         pre: vec![0.0; m.nv_pad],
         on_v: Vec::with_capacity(nv),
-        on_h: Vec::with_capacity(nh),
-        off_h: Vec::with_capacity(nh),
+        x_on: Vec::with_capacity(nv),
+        hidden: HiddenSample::new(m),
         without: vec![0.0; nh],
     };
+    loop {
+        // The guard is dropped at the end of this statement, before the rows run.
+        let Some((first, out)) = queue.lock().expect("no kernel thread panicked").next() else {
+            return;
+        };
+        block(inp, first, out, &mut s);
+    }
+}
+
+/// The rows of `out`, rows `first ..` of the inputs.
+#[inline(always)]
+fn block(inp: &Inputs, first: usize, out: Outputs, s: &mut Scratch) {
+    let m = inp.m;
+    let (nv, nh) = (m.nv, m.nh);
     for (i, gap) in out.gap.iter_mut().enumerate() {
         let r = first + i;
         if inp.active.is_some_and(|a| a[r] == 0.0) {
@@ -205,15 +233,21 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
         } else {
             s.sig.copy_from_slice(data_hidden);
         }
+        s.hidden.reset();
+        s.x_on.clone_from(&s.on_v);
         for step in 0..inp.k {
-            sample_split(&s.sig, &mut lane, &mut s.u[..nh], &mut s.on_h, &mut s.off_h);
-            visible_input(m, &s.on_h, &s.off_h, &mut s.pre);
-            for (p, b) in s.pre.iter_mut().zip(bv) {
-                *p = sigmoid(*p + b);
+            s.hidden.draw(m, &s.sig, &mut lane, &mut s.u[..nh]);
+            for ((p, x), b) in s.pre.iter_mut().zip(s.hidden.input()).zip(bv) {
+                *p = sigmoid(x + b);
             }
             sample_on(&s.pre[..nv], &mut lane, &mut s.u[..nv], &mut s.on_v);
+            // A sharp RBM's chain often draws the same notes again: then `x` and `σ(x)` stand.
+            let moves = kernel::moves_at(inp.moves, step + 1);
+            if s.on_v == s.x_on && !moves {
+                continue;
+            }
             hidden_input(m, bh, &s.on_v, &mut s.x);
-            if kernel::moves_at(inp.moves, step + 1) {
+            if moves {
                 kernel::move_notes(
                     m,
                     1.0,
@@ -224,6 +258,7 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
                     &mut s.without,
                 );
             }
+            s.x_on.clone_from(&s.on_v);
             if step + 1 < inp.k {
                 sigmoid_into(1.0, &s.x[..nh], &mut s.sig);
             }
@@ -240,42 +275,35 @@ fn rows_generic(inp: &Inputs, first: usize, out: Outputs) {
     }
 }
 
-/// `Σ_j softplus(x_j)`, writing `σ(x_j)` into `sig`: with `e = exp(−|x|)`,
-/// `softplus(x) = max(x, 0) + ln(1 + e)` and `σ(x) = 1/(1 + e)` (or `e/(1 + e)`), one `exp` a
-/// unit; the logarithms are taken of products of `1 + e ∈ [1, 2]`, 32 a lane in 8 lanes.
+/// `Σ_j softplus(x_j)`, writing `σ(x_j)` into `sig`: `softplus(x) = max(x, 0) − ln σ(|x|)`, and
+/// `σ(|x|)` is `σ(x)` or `1 − σ(x)`, whichever is at least ½; the logarithms are taken of
+/// products of these factors in `[½, 1]`, 32 a lane in 8 lanes. Two simple passes, so that both
+/// vectorise (one loop doing all of it did not).
 #[inline(always)]
 fn softplus_sum(x: &[f32], sig: &mut [f32]) -> f64 {
     const LANES: usize = 8;
     const PER_LANE: usize = 32;
+    sigmoid_into(1.0, x, sig);
     let mut total = 0f64;
-    for (xs, sigs) in x
-        .chunks(LANES * PER_LANE)
-        .zip(sig.chunks_mut(LANES * PER_LANE))
-    {
+    for (xs, sigs) in x.chunks(LANES * PER_LANE).zip(sig.chunks(LANES * PER_LANE)) {
         let mut prod = [1f32; LANES];
         let mut relu = [0f32; LANES];
         let mut xc = xs.chunks_exact(LANES);
-        let mut sc = sigs.chunks_exact_mut(LANES);
+        let mut sc = sigs.chunks_exact(LANES);
         for (xl, sl) in (&mut xc).zip(&mut sc) {
             for l in 0..LANES {
-                let xv = xl[l];
-                let e = exp_nonpositive(-xv.abs());
-                let one = 1.0 + e;
-                let r = 1.0 / one;
-                sl[l] = if xv >= 0.0 { r } else { e * r };
-                prod[l] *= one;
-                relu[l] += if xv > 0.0 { xv } else { 0.0 };
+                let s = sl[l];
+                prod[l] *= if s >= 0.5 { s } else { 1.0 - s };
+                relu[l] += if xl[l] > 0.0 { xl[l] } else { 0.0 };
             }
         }
         let mut tail = 0f64;
-        for (&xv, sl) in xc.remainder().iter().zip(sc.into_remainder()) {
-            let e = exp_nonpositive(-xv.abs());
-            let one = 1.0 + e;
-            *sl = if xv >= 0.0 { 1.0 / one } else { e / one };
-            tail += (one as f64).ln() + xv.max(0.0) as f64;
+        for (&xv, &s) in xc.remainder().iter().zip(sc.remainder()) {
+            let far = if s >= 0.5 { s } else { 1.0 - s };
+            tail += xv.max(0.0) as f64 - (far as f64).ln();
         }
         let logs: f64 = prod.iter().map(|&p| (p as f64).ln()).sum();
-        total += logs + relu.iter().map(|&r| r as f64).sum::<f64>() + tail;
+        total += relu.iter().map(|&r| r as f64).sum::<f64>() - logs + tail;
     }
     total
 }

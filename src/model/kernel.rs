@@ -209,42 +209,153 @@ pub(super) fn sample_on(p: &[f32], lane: &mut Lanes, u: &mut [f32], on: &mut Vec
     unsafe { on.set_len(count) };
 }
 
-/// [`sample_on`], also listing the units that come out off.
-#[inline(always)]
-pub(super) fn sample_split(
-    p: &[f32],
-    lane: &mut Lanes,
-    u: &mut [f32],
-    on: &mut Vec<u32>,
-    off: &mut Vec<u32>,
-) {
-    lane.fill(u);
-    let n = p.len();
-    on.clear();
-    on.reserve(n + 8);
-    off.clear();
-    off.reserve(n + 8);
-    let (mut n_on, mut n_off) = (0, 0);
-    for c in 0..n / 8 {
-        let mask = mask8(&p[c * 8..c * 8 + 8], &u[c * 8..c * 8 + 8]);
-        let base = (c * 8) as u32;
-        // SAFETY: capacities n + 8, and each count ≤ 8c before this block.
-        unsafe {
-            n_on = push_bits(on, n_on, mask, base);
-            n_off = push_bits(off, n_off, !mask & 0xFF, base);
+/// A chain's hidden sample, kept as bit masks (bit `l` of `masks[c]`: unit `8c + l` is on), and
+/// with it the visible side's input `pre = Σ_{j on} Wᵀ_j` ([`HiddenSample::input`]).
+///
+/// [`HiddenSample::draw`] samples every unit anew, then brings `pre` up to date in the cheapest
+/// of three ways: adding the rows of `Wᵀ` of the units that turned on and subtracting those of
+/// the units that turned off, when fewer units changed than are on or off; else the sum over the
+/// units that are on, or `Σ_j Wᵀ_j` minus the units that are off, whichever list is shorter. A
+/// trained RBM's hidden units are mostly sure of themselves, so a step changes few of them. The
+/// running sum is recomputed from scratch at least every [`MAX_UPDATES`] steps, so that its
+/// rounding cannot drift.
+pub(super) struct HiddenSample {
+    masks: Vec<u8>,
+    next: Vec<u8>,
+    /// Whether `pre` holds the sum of the sample in `masks`.
+    current: bool,
+    updates: usize,
+    add: Vec<u32>,
+    sub: Vec<u32>,
+    /// `Σ_{j on} Wᵀ_j`, padded to whole blocks (the padding stays 0).
+    pre: Vec<f32>,
+}
+
+/// Steps by changes at most between two sums from scratch of [`HiddenSample`]'s `pre`.
+pub(super) const MAX_UPDATES: usize = 64;
+
+impl HiddenSample {
+    pub(super) fn new(m: &Model) -> HiddenSample {
+        let nh = m.nh;
+        let blocks = nh.div_ceil(8);
+        HiddenSample {
+            masks: vec![0; blocks],
+            next: vec![0; blocks],
+            current: false,
+            updates: 0,
+            add: Vec::with_capacity(nh + 8),
+            sub: Vec::with_capacity(nh + 8),
+            pre: vec![0.0; m.nv_pad],
         }
     }
-    for i in n / 8 * 8..n {
-        let list = if u[i] < p[i] { &mut *on } else { &mut *off };
-        let count = if u[i] < p[i] { &mut n_on } else { &mut n_off };
-        // SAFETY: as above.
-        unsafe { *list.as_mut_ptr().add(*count) = i as u32 };
-        *count += 1;
+
+    /// `Σ_{j on} Wᵀ_j` of the last sample (padded to whole blocks).
+    #[inline(always)]
+    pub(super) fn input(&self) -> &[f32] {
+        &self.pre
     }
-    // SAFETY: the first n_on and n_off elements were written (u32 needs no drop).
-    unsafe {
-        on.set_len(n_on);
-        off.set_len(n_off);
+
+    /// Forgets the sample: the next [`draw`](Self::draw) sums `pre` from scratch (a new chain).
+    #[inline(always)]
+    pub(super) fn reset(&mut self) {
+        self.current = false;
+    }
+
+    /// Whether unit `j` is on in the last sample.
+    #[cfg(test)]
+    pub(super) fn is_on(&self, j: usize) -> bool {
+        self.masks[j / 8] >> (j % 8) & 1 == 1
+    }
+
+    /// Samples every unit with probability `p` (`u` is work space as long as `p`) and brings
+    /// [`input`](Self::input) up to date.
+    #[inline(always)]
+    pub(super) fn draw(&mut self, m: &Model, p: &[f32], lane: &mut Lanes, u: &mut [f32]) {
+        let pre = &mut self.pre;
+        lane.fill(u);
+        let n = p.len();
+        let (mut on, mut changed) = (0u32, 0u32);
+        for (c, (next, old)) in self.next.iter_mut().zip(&self.masks).enumerate() {
+            let mask = if c * 8 + 8 <= n {
+                mask8(&p[c * 8..c * 8 + 8], &u[c * 8..c * 8 + 8]) as u8
+            } else {
+                (c * 8..n).fold(0u8, |m, i| m | ((u[i] < p[i]) as u8) << (i - c * 8))
+            };
+            *next = mask;
+            on += mask.count_ones();
+            changed += (mask ^ old).count_ones();
+        }
+        let off = n as u32 - on;
+        self.add.clear();
+        self.sub.clear();
+        let (mut n_add, mut n_sub) = (0, 0);
+        if self.current && self.updates < MAX_UPDATES && changed < on.min(off) {
+            for (c, (&new, &old)) in self.next.iter().zip(&self.masks).enumerate() {
+                // SAFETY: capacities n + 8, and each count ≤ 8c before this block.
+                unsafe {
+                    n_add = push_bits(&mut self.add, n_add, (new & !old) as usize, (c * 8) as u32);
+                    n_sub = push_bits(&mut self.sub, n_sub, (old & !new) as usize, (c * 8) as u32);
+                }
+            }
+            // SAFETY: the first n_add and n_sub elements were written.
+            unsafe {
+                self.add.set_len(n_add);
+                self.sub.set_len(n_sub);
+            }
+            update(pre, &m.wt, m.nv_pad, &self.add, &self.sub);
+            self.updates += 1;
+        } else {
+            let take_on = on <= off;
+            for (c, &new) in self.next.iter().enumerate() {
+                let valid = if c * 8 + 8 <= n {
+                    0xFF
+                } else {
+                    (1u8 << (n - c * 8)) - 1
+                };
+                let bits = if take_on { new } else { !new & valid };
+                // SAFETY: as above.
+                n_add = unsafe { push_bits(&mut self.add, n_add, bits as usize, (c * 8) as u32) };
+            }
+            // SAFETY: as above.
+            unsafe { self.add.set_len(n_add) };
+            if take_on {
+                accumulate::<false>(pre, None, &m.wt, m.nv_pad, &self.add);
+            } else {
+                accumulate::<true>(pre, Some(&m.wt_sum), &m.wt, m.nv_pad, &self.add);
+            }
+            self.updates = 0;
+        }
+        std::mem::swap(&mut self.masks, &mut self.next);
+        self.current = true;
+    }
+}
+
+/// `out += Σ_{r in add} mat_r − Σ_{r in sub} mat_r`, [`BLOCK`] columns at a time (as
+/// [`accumulate`]).
+#[inline(always)]
+fn update(out: &mut [f32], mat: &[f32], stride: usize, add: &[u32], sub: &[u32]) {
+    for (b, out) in out.chunks_exact_mut(BLOCK).enumerate() {
+        let mut acc = [0f32; BLOCK];
+        acc.copy_from_slice(out);
+        let row = |r: u32| {
+            let start = r as usize * stride + b * BLOCK;
+            debug_assert!(start + BLOCK <= mat.len());
+            // SAFETY: as in `accumulate`: unit indices below the row count, blocks inside rows.
+            unsafe { &*(mat.as_ptr().add(start) as *const [f32; BLOCK]) }
+        };
+        for &r in add {
+            let row = row(r);
+            for l in 0..BLOCK {
+                acc[l] += row[l];
+            }
+        }
+        for &r in sub {
+            let row = row(r);
+            for l in 0..BLOCK {
+                acc[l] -= row[l];
+            }
+        }
+        out.copy_from_slice(&acc);
     }
 }
 
@@ -254,17 +365,6 @@ pub(super) fn hidden_input(m: &Model, bh: &[f32], on_v: &[u32], x: &mut [f32]) {
     accumulate::<false>(x, None, &m.w, m.nh_pad, on_v);
     for (x, b) in x.iter_mut().zip(bh) {
         *x += b;
-    }
-}
-
-/// `pre = Σ_{j on} Wᵀ_j` (padded), or `Σ_j Wᵀ_j − Σ_{j off} Wᵀ_j` when more units are on than
-/// off: whichever list is shorter.
-#[inline(always)]
-pub(super) fn visible_input(m: &Model, on_h: &[u32], off_h: &[u32], pre: &mut [f32]) {
-    if on_h.len() <= off_h.len() {
-        accumulate::<false>(pre, None, &m.wt, m.nv_pad, on_h);
-    } else {
-        accumulate::<true>(pre, Some(&m.wt_sum), &m.wt, m.nv_pad, off_h);
     }
 }
 
@@ -419,9 +519,9 @@ pub(super) fn move_notes(
             return;
         }
         lane.fill(&mut u);
+        let d = 1 + ((u[1] * MOVE_REACH as f32) as usize).min(MOVE_REACH - 1);
         let pick = ((u[0] * n_on as f32) as usize).min(n_on - 1);
         let i = on_v[pick] as usize;
-        let d = 1 + ((u[1] * MOVE_REACH as f32) as usize).min(MOVE_REACH - 1);
         let j = if u[2] < 0.5 { i.wrapping_sub(d) } else { i + d };
         if j >= m.nv || on_v.binary_search(&(j as u32)).is_ok() {
             continue;
@@ -486,19 +586,53 @@ mod tests {
             let p: Vec<f32> = (0..n).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
             let mut lane = Lanes::new(n as u64);
             let mut u = vec![0f32; n];
-            let (mut on, mut off, mut on_only) = (Vec::new(), Vec::new(), Vec::new());
-            sample_split(&p, &mut lane, &mut u, &mut on, &mut off);
-            let want_on: Vec<u32> = (0..n as u32)
+            let mut on = Vec::new();
+            sample_on(&p, &mut lane, &mut u, &mut on);
+            let want: Vec<u32> = (0..n as u32)
                 .filter(|&i| u[i as usize] < p[i as usize])
                 .collect();
-            let want_off: Vec<u32> = (0..n as u32)
-                .filter(|&i| u[i as usize] >= p[i as usize])
-                .collect();
-            assert_eq!(on, want_on, "n = {n}");
-            assert_eq!(off, want_off, "n = {n}");
-            let mut lane = Lanes::new(n as u64);
-            sample_on(&p, &mut lane, &mut u, &mut on_only);
-            assert_eq!(on_only, want_on, "n = {n}");
+            assert_eq!(on, want, "n = {n}");
+        }
+    }
+
+    #[test]
+    fn a_hidden_sample_is_the_units_below_their_probability_and_its_input_the_sum_of_their_rows() {
+        for (nv, nh) in [(5, 3), (88, 150), (56, 301)] {
+            let w = Tensor::randn([nv as i64, nh as i64], (Kind::Float, tch::Device::Cpu));
+            let m = Model::new(&w);
+            let wt = Vec::<f32>::try_from(w.tr().contiguous().view([-1])).unwrap();
+            let mut sample = HiddenSample::new(&m);
+            let (mut lane, mut u) = (Lanes::new(7), vec![0f32; nh]);
+            // Sure units (few change: sums by changes), then unsure ones (sums from scratch),
+            // then sure again for longer than MAX_UPDATES steps.
+            for step in 0..(2 * MAX_UPDATES + 40) {
+                let sure = !(20..40).contains(&step);
+                let p: Vec<f32> = (0..nh)
+                    .map(|j| match (sure, (j * 7 + step / 30) % 3) {
+                        (false, _) => 0.5,
+                        (true, 0) => 0.02,
+                        (true, 1) => 0.97,
+                        _ => 0.3,
+                    })
+                    .collect();
+                sample.draw(&m, &p, &mut lane, &mut u);
+                let pre = sample.input();
+                for j in 0..nh {
+                    assert_eq!(sample.is_on(j), u[j] < p[j], "unit {j} at step {step}");
+                }
+                for i in 0..nv {
+                    let want: f64 = (0..nh)
+                        .filter(|&j| sample.is_on(j))
+                        .map(|j| wt[j * nv + i] as f64)
+                        .sum();
+                    assert!(
+                        (pre[i] as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                        "visible {i} at step {step}: {} against {want}",
+                        pre[i]
+                    );
+                }
+                assert!(pre[nv..].iter().all(|&x| x == 0.0), "padding stays zero");
+            }
         }
     }
 
