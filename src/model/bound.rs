@@ -9,15 +9,16 @@
 //!
 //! so `F(v_t) + log Σ_{v∈S} e^{−F(v)} ≤ −log p(v_t | v_<t)` for every frame, whatever `S` is.
 //! Here `S` is the neighbourhood of a few anchors (the frame itself and the previous frame):
-//! each anchor, every vector one unit away from it, and every vector with one of its sounding
-//! notes moved to another key; then, twice, the neighbourhoods of the two heaviest vectors met
+//! each anchor, every vector one unit away from it, every vector with one of its sounding notes
+//! moved to another key, and every shift by up to an octave of all its notes, or of all but the
+//! highest (a chord under a tune); then, twice, the neighbourhoods of the two heaviest vectors met
 //! so far. Where a frame's conditional RBM is sharp, most of its mass lies
 //! there, and the bound is close; where AIS's estimate of `log Z` falls below it, AIS has
 //! certainly missed mass (docs/BENCHMARKS.md, "Nottingham").
 //!
 //! Shapes: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, each anchor `(F, V)`; the result is `(F)`,
 //! double. Float32 arithmetic on the CPU whatever the tensors' device, summed in double.
-use super::kernel::{floats, hidden_input, set_on, softplus_sum, Model};
+use super::kernel::{floats, hidden_input, set_on, softplus_sum, Model, MOVE_REACH};
 use std::collections::HashSet;
 use tch::{Kind, Tensor};
 
@@ -129,8 +130,8 @@ fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) ->
     top + s.terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
 }
 
-/// Counts the vector `on` (sorted sounding notes), the vectors one unit away and those with one
-/// note moved, where not counted yet; keeps the heaviest in `s.best`.
+/// Counts the vector `on` (sorted sounding notes), the vectors one unit away, those with one
+/// note moved and the shifts of its chord, where not counted yet; keeps the heaviest in `s.best`.
 fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
     let (nv, nh) = (m.nv, m.nh);
     let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];
@@ -169,6 +170,38 @@ fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
             let term = bias_on - removed + added + softplus_sum(1.0, &s.without, w_add);
             s.terms.push(term);
             keep_heaviest(&mut s.best, term, &s.candidate);
+        }
+    }
+    // All the notes, or all but the highest (staying below it), shifted by up to MOVE_REACH keys:
+    // the chord to another of the same shape, as the note moves propose.
+    for moved in [on.len(), on.len().saturating_sub(1)] {
+        if moved == 0 {
+            continue;
+        }
+        let ceiling = if moved == on.len() {
+            nv
+        } else {
+            on[on.len() - 1] as usize
+        };
+        let (low, high) = (on[0] as usize, on[moved - 1] as usize);
+        for d in 1..=MOVE_REACH {
+            for up in [false, true] {
+                if (up && high + d >= ceiling) || (!up && low < d) {
+                    continue;
+                }
+                let to = |i: u32| if up { i + d as u32 } else { i - d as u32 };
+                s.candidate.clear();
+                s.candidate.extend(on[..moved].iter().map(|&i| to(i)));
+                s.candidate.extend_from_slice(&on[moved..]);
+                if !s.counted.insert(hash(&s.candidate)) {
+                    continue;
+                }
+                hidden_input(m, bh, &s.candidate, &mut s.x);
+                let bias: f64 = s.candidate.iter().map(|&i| bv[i as usize] as f64).sum();
+                let term = bias + softplus_sum(1.0, &s.x[..nh], &m.zeros);
+                s.terms.push(term);
+                keep_heaviest(&mut s.best, term, &s.candidate);
+            }
         }
     }
 }

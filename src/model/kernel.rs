@@ -481,19 +481,29 @@ pub fn moves_at(every: usize, k: usize) -> bool {
 }
 
 /// Proposals per call of [`move_notes`].
-pub const MOVE_TRIES: usize = 8;
+pub const MOVE_TRIES: usize = 12;
 
 /// Farthest a note moves in one proposal, in keys.
 pub const MOVE_REACH: usize = 12;
 
 /// Note moves ([`MOVE_TRIES`] Metropolis steps) in the RBM at inverse temperature `β` with
-/// visible biases `bias(i)`: a sounding note `i`, drawn uniformly, is proposed to move by `±d`
-/// keys, `d` uniform in `1 ..= MOVE_REACH`; the move is refused when that key is outside the
-/// keyboard or already sounding, and accepted with probability `min(1, p*_β(v′)/p*_β(v))`
-/// otherwise, where `log p*_β(v) = Σ_{i on} bias(i) + Σ_h softplus(β x_h)`. The proposal is
-/// symmetric (the number of sounding notes does not change), so the step leaves `p*_β`
-/// invariant. A Gibbs sweep moves a note only through the hidden layer, which a sharp RBM (a
-/// tune over held chords) almost never does: its chains stay on the tune's note they start at.
+/// visible biases `bias(i)`. Each proposal moves notes by `±d` keys, `d` uniform in
+/// `1 ..= MOVE_REACH`, and is one of:
+///
+/// - one sounding note, drawn uniformly (refused when its new key is already sounding), with
+///   probability ½;
+/// - all the sounding notes, shifted together (a chord to another chord of the same shape), ¼;
+/// - all but the highest, shifted together and staying below it (the chord under a held tune), ¼.
+///
+/// A proposal that would leave the keyboard is refused; otherwise it is accepted with probability
+/// `min(1, p*_β(v′)/p*_β(v))`, where `log p*_β(v) = Σ_{i on} bias(i) + Σ_h softplus(β x_h)`. Each
+/// kind is its own inverse with the same probability (the notes keep their number, and a shift
+/// below the highest leaves the highest where it was), so the step leaves `p*_β` invariant.
+///
+/// Why: a Gibbs sweep moves notes only through the hidden layer, which a sharp RBM (a tune over
+/// held chords, Nottingham's) almost never does: its chains stay on the tune's note and the chord
+/// they start at. Moving one note at a time reaches the other tune notes, but not the other
+/// chords, whose notes would have to pass one by one through vectors the RBM all but forbids.
 ///
 /// `x = v W + bh` (at least `H` long) and `on_v` (sorted) are updated; `without` is work space
 /// of `H`.
@@ -520,6 +530,45 @@ pub(super) fn move_notes(
         }
         lane.fill(&mut u);
         let d = 1 + ((u[1] * MOVE_REACH as f32) as usize).min(MOVE_REACH - 1);
+        if u[4] >= 0.5 {
+            // A shift of all the notes (u[4] ≥ ¾) or of all but the highest, by d keys.
+            let moved = if u[4] >= 0.75 { n_on } else { n_on - 1 };
+            if moved == 0 {
+                continue;
+            }
+            let up = u[2] >= 0.5;
+            let (low, high) = (on_v[0] as usize, on_v[moved - 1] as usize);
+            // The notes shifted stay on the keyboard, and below the highest when it stays.
+            let ceiling = if moved == n_on {
+                m.nv
+            } else {
+                on_v[n_on - 1] as usize
+            };
+            if (up && high + d >= ceiling) || (!up && low < d) {
+                continue;
+            }
+            let to = |i: u32| if up { i as usize + d } else { i as usize - d };
+            without.copy_from_slice(x);
+            let mut bias_gap = 0f64;
+            for &i in &on_v[..moved] {
+                for (o, w) in without.iter_mut().zip(row(i as usize)) {
+                    *o -= w;
+                }
+                for (o, w) in without.iter_mut().zip(row(to(i))) {
+                    *o += w;
+                }
+                bias_gap += bias(to(i)) - bias(i as usize);
+            }
+            let hidden_then = softplus_sum(beta, without, &m.zeros);
+            if (u[3] as f64) < (bias_gap + hidden_then - hidden_now).exp() {
+                x.copy_from_slice(without);
+                hidden_now = hidden_then;
+                for i in &mut on_v[..moved] {
+                    *i = to(*i) as u32;
+                }
+            }
+            continue;
+        }
         let pick = ((u[0] * n_on as f32) as usize).min(n_on - 1);
         let i = on_v[pick] as usize;
         let j = if u[2] < 0.5 { i.wrapping_sub(d) } else { i + d };

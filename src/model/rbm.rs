@@ -170,7 +170,8 @@ pub fn exact_log_partition(w: &Tensor, bv: &Tensor, bh: &Tensor) -> Tensor {
 
 /// The note moves of `kernel::move_notes` (the fused kernels') for every row at once, by tensor
 /// operations: `v (R, V)`, its `x = v W + bh (R, H)` and the visible biases at `β`, `(R, V)`;
-/// returns the new `(v, x)`.
+/// returns the new `(v, x)`. Each proposal is one sounding note moved (probability ½), all of
+/// them shifted (¼), or all but the highest shifted (¼), by `±d` keys.
 pub fn move_notes(
     w: &Tensor,
     v: Tensor,
@@ -182,43 +183,65 @@ pub fn move_notes(
     tch::no_grad(|| {
         let (mut v, mut x) = (v.detach(), x.detach());
         let (rows, n_visible) = (v.size()[0], v.size()[1]);
-        let device = v.device();
+        let (kind, device) = (v.kind(), v.device());
         let row_ids = Tensor::arange(rows, (Kind::Int64, device));
+        let keys = Tensor::arange(n_visible, (Kind::Int64, device)).unsqueeze(0);
+        let log_p = |v: &Tensor, x: &Tensor| {
+            (x * beta).softplus().sum_dim_intlist(-1, false, kind)
+                + (v * visible_bias).sum_dim_intlist(-1, false, kind)
+        };
         for _ in 0..MOVE_TRIES {
-            // A sounding note per row (an arbitrary key where none sounds: refused below).
-            let i = (&v + 1e-30).multinomial(1, false).squeeze_dim(1);
-            let u = Tensor::rand([rows, 3], (v.kind(), device));
+            let u = Tensor::rand([rows, 4], (kind, device));
             let d = (u.select(1, 0) * MOVE_REACH as f64)
                 .floor()
                 .clamp(0.0, (MOVE_REACH - 1) as f64)
                 .to_kind(Kind::Int64)
                 + 1;
             let sign = u.select(1, 1).lt(0.5).to_kind(Kind::Int64) * -2 + 1;
+            let step = (&d * &sign).unsqueeze(1);
+            let sounding = v.sum_dim_intlist(-1, false, kind).gt(0.5);
+            // One note: a sounding one (an arbitrary key where none sounds: refused below).
+            let i = (&v + 1e-30).multinomial(1, false).squeeze_dim(1);
             let j = &i + d * sign;
             let inside = j.ge(0).logical_and(&j.lt(n_visible));
             let j = j.clamp(0, n_visible - 1);
             let at = |k: &Tensor| v.gather(1, &k.unsqueeze(1), false).squeeze_dim(1);
-            let free = at(&j).lt(0.5);
-            let sounding = at(&i).gt(0.5);
-            let x_new = &x - w.index_select(0, &i) + w.index_select(0, &j);
-            let score = |x: &Tensor, k: &Tensor| {
-                (x * beta).softplus().sum_dim_intlist(-1, false, v.kind())
-                    + visible_bias
-                        .gather(1, &k.unsqueeze(1), false)
-                        .squeeze_dim(1)
-            };
-            let log_ratio = score(&x_new, &j) - score(&x, &i);
-            let accept = inside
-                .logical_and(&free)
-                .logical_and(&sounding)
-                .logical_and(&u.select(1, 2).lt_tensor(&log_ratio.exp()));
+            let one_ok = inside.logical_and(&at(&j).lt(0.5)).logical_and(&sounding);
             let zero = v.zeros_like().select(1, 0);
             let one = v.ones_like().select(1, 0);
-            let moved = v
+            let one_moved = v
                 .index_put(&[Some(&row_ids), Some(&i)], &zero, false)
                 .index_put(&[Some(&row_ids), Some(&j)], &one, false);
+            // A shift: of all the notes, or of all but the highest, which the others must stay
+            // below.
+            let top = (&v * (&keys + 1)).argmax(1, false);
+            let all = u.select(1, 3).ge(0.75).unsqueeze(1);
+            let below_top = keys.lt_tensor(&top.unsqueeze(1));
+            let moving = (&v * below_top.logical_or(&all).to_kind(kind)).contiguous();
+            let from = &keys - &step;
+            let from_inside = from.ge(0).logical_and(&from.lt(n_visible));
+            let shifted =
+                moving.gather(1, &from.clamp(0, n_visible - 1), false) * from_inside.to_kind(kind);
+            let ceiling = top.where_self(
+                &all.squeeze_dim(1).logical_not(),
+                &(top.ones_like() * n_visible),
+            );
+            let highest = (&shifted * (&keys + 1)).argmax(1, false);
+            let kept = shifted
+                .sum_dim_intlist(-1, false, kind)
+                .eq_tensor(&moving.sum_dim_intlist(-1, false, kind));
+            let shift_ok = kept
+                .logical_and(&moving.sum_dim_intlist(-1, false, kind).gt(0.5))
+                .logical_and(&highest.lt_tensor(&ceiling));
+            let shift_moved = &v - &moving + &shifted;
+            let single = u.select(1, 3).lt(0.5);
+            let v_new = one_moved.where_self(&single.unsqueeze(1), &shift_moved);
+            let ok = one_ok.where_self(&single, &shift_ok);
+            let x_new = &x + (&v_new - &v).matmul(w);
+            let log_ratio = log_p(&v_new, &x_new) - log_p(&v, &x);
+            let accept = ok.logical_and(&u.select(1, 2).lt_tensor(&log_ratio.exp()));
             let keep = accept.unsqueeze(1);
-            v = moved.where_self(&keep, &v);
+            v = v_new.where_self(&keep, &v);
             x = x_new.where_self(&keep, &x);
         }
         (v, x)
