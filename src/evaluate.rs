@@ -43,11 +43,12 @@ pub struct EvaluateArgs {
     /// see); 0: the RBM's visible biases alone, which needs far more temperatures
     #[arg(long, default_value_t = 20)]
     pub base_sweeps: usize,
-    /// Move one sounding note by up to an octave (Metropolis steps) after the Gibbs sweep of
-    /// every N-th temperature of AIS and RAISE; 0: never. For sharp conditionals such as
-    /// Nottingham's tunes over held chords, where Gibbs sweeps stay on the note they start at
-    /// and AIS and RAISE drift apart (docs/BENCHMARKS.md, "Nottingham"). The accuracy's chains
-    /// get them too, after every N-th Gibbs step. `--moves 1` takes 2–2.7× the time
+    /// Move one sounding note, all of them, or all but the highest, by up to an octave
+    /// (Metropolis steps) after the Gibbs sweep of every N-th temperature of AIS and RAISE; 0:
+    /// never. For sharp conditionals such as Nottingham's tunes over held chords, where Gibbs
+    /// sweeps stay on the notes and chord they start at and AIS and RAISE drift apart
+    /// (docs/BENCHMARKS.md, "Nottingham"). The accuracy's chains get them too, after every N-th
+    /// Gibbs step. `--moves 1` takes 2–3× the time
     #[arg(long, default_value_t = 0)]
     pub moves: usize,
     /// Frames whose AIS effective sample size (a fraction of the chains) falls below this are

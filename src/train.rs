@@ -122,9 +122,10 @@ pub struct TrainArgs {
     /// generation) [default: data]
     #[arg(long, value_enum)]
     pub cd_start: Option<crate::model::rnn_rbm::ChainStart>,
-    /// Move one sounding note by up to an octave (Metropolis steps) after every N-th Gibbs step
-    /// of CD-k's chains, so that they cross between the modes of a sharp RBM (a tune over held
-    /// chords), which Gibbs steps alone almost never do; 0: never [default: 0]
+    /// Move one sounding note, all of them, or all but the highest, by up to an octave
+    /// (Metropolis steps) after every N-th Gibbs step of CD-k's chains, so that they cross between
+    /// the modes of a sharp RBM (a tune over held chords), which Gibbs steps alone almost never
+    /// do; 0: never [default: 0]
     #[arg(long)]
     pub moves: Option<usize>,
     /// Halve the learning rate every this many epochs (exponentially, epoch by epoch)

@@ -51,8 +51,9 @@ pub struct AisOptions {
     /// Gibbs sweeps that estimate the base distribution (0: base biases = `bv`).
     pub base_sweeps: usize,
     /// Note moves after the Gibbs sweep of every `moves`-th temperature (0: none): Metropolis
-    /// steps that move one sounding note by up to an octave (`kernel::move_notes`),
-    /// for RBMs too sharp for Gibbs sweeps to cross between their modes.
+    /// steps that move one sounding note, all of them, or all but the highest, by up to an
+    /// octave (`kernel::move_notes`), for RBMs too sharp for Gibbs sweeps to cross between their
+    /// modes.
     pub moves: usize,
 }
 
