@@ -84,18 +84,55 @@ fn mean_error(got: &Tensor, truth: &[f64]) -> f64 {
 fn errors(kind: Kind, moves: usize) -> (f64, f64) {
     let frames = 8;
     let (w, bv, bh) = tune_over_chord(frames, kind);
-    let truth = exact(&w, &bv, &bh);
     let prev = chord_with(frames, |f| (f as usize + 2) % TUNE.len(), kind);
     let data = chord_with(frames, |f| f as usize % TUNE.len(), kind);
+    errors_of(&w, &bv, &bh, &prev, &data, moves, 3)
+}
+
+/// The mean errors of AIS's and RAISE's `log Z` (from the previous frames `prev`, RAISE from
+/// `data`) against the exact one, as `evaluate` runs them but with 64 chains, from `seed`.
+fn errors_of(
+    w: &Tensor,
+    bv: &Tensor,
+    bh: &Tensor,
+    prev: &Tensor,
+    data: &Tensor,
+    moves: usize,
+    seed: i64,
+) -> (f64, f64) {
+    let truth = exact(w, bv, bh);
     let opts = ais::AisOptions {
         chains: 64,
         temperatures: 1000,
         base_sweeps: 20,
         moves,
     };
-    rnn_rbm::model::rng::manual_seed(3);
-    let (a, r) = ais_and_raise(&w, &bv, &bh, &prev, &data, opts);
+    rnn_rbm::model::rng::manual_seed(seed);
+    let (a, r) = ais_and_raise(w, bv, bh, prev, data, opts);
     (mean_error(&a.log_z, &truth), mean_error(&r.log_z, &truth))
+}
+
+/// Without moves AIS and RAISE drift more than a nat apart (RAISE's chains, stuck on the frame's
+/// mode, find the path from the base's improbable; AIS's are stuck on the base's); with them
+/// both are within `within` of the exact `log Z`.
+fn assert_moves_close_the_gap(what: &str, plain: (f64, f64), moving: (f64, f64), within: f64) {
+    let ((ais_plain, raise_plain), (ais_moves, raise_moves)) = (plain, moving);
+    eprintln!(
+        "{what}: without moves AIS {ais_plain:+.3} RAISE {raise_plain:+.3}; \
+         with moves AIS {ais_moves:+.3} RAISE {raise_moves:+.3}"
+    );
+    assert!(
+        raise_plain - ais_plain > 1.0,
+        "{what}: without moves AIS {ais_plain}, RAISE {raise_plain}"
+    );
+    assert!(
+        ais_moves.abs() < within,
+        "{what}: AIS with moves {ais_moves}"
+    );
+    assert!(
+        raise_moves.abs() < within,
+        "{what}: RAISE with moves {raise_moves}"
+    );
 }
 
 /// AIS and RAISE (from `data`), base fitted from `start`: by the fused kernel for float32 (on the
@@ -126,26 +163,7 @@ fn gibbs_sweeps_alone_miss_the_other_tune_notes_and_note_moves_find_them() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     // Float32 runs the fused CPU kernel (on the CPU); double the tensor operations.
     for kind in [Kind::Float, Kind::Double] {
-        let (ais_plain, raise_plain) = errors(kind, 0);
-        let (ais_moves, raise_moves) = errors(kind, 1);
-        eprintln!(
-            "{kind:?}: without moves AIS {ais_plain:+.3} RAISE {raise_plain:+.3}; \
-             with moves AIS {ais_moves:+.3} RAISE {raise_moves:+.3}"
-        );
-        // Without moves the two drift apart: RAISE's chains, stuck on the frame's note, find the
-        // path from the base's note improbable; AIS's are stuck on the base's.
-        assert!(
-            raise_plain - ais_plain > 1.0,
-            "{kind:?}: without moves AIS {ais_plain}, RAISE {raise_plain}"
-        );
-        assert!(
-            ais_moves.abs() < 0.05,
-            "{kind:?}: AIS with moves {ais_moves}"
-        );
-        assert!(
-            raise_moves.abs() < 0.05,
-            "{kind:?}: RAISE with moves {raise_moves}"
-        );
+        assert_moves_close_the_gap(&format!("{kind:?}"), errors(kind, 0), errors(kind, 1), 0.05);
     }
 }
 
@@ -332,45 +350,17 @@ fn note_moves_shift_whole_chords_where_moving_one_note_cannot_get_through() {
     for tune in [false, true] {
         for kind in [Kind::Float, Kind::Double] {
             let (w, bv, bh) = chord_changes(frames, tune, kind);
-            let truth = exact(&w, &bv, &bh);
             let prev = chord_frames(frames, |f| (f as usize + 1) % CHORDS.len(), tune, kind);
             let data = chord_frames(frames, |f| f as usize % CHORDS.len(), tune, kind);
-            let mut errors = Vec::new();
-            for moves in [0, 1] {
-                let opts = ais::AisOptions {
-                    chains: 64,
-                    temperatures: 1000,
-                    base_sweeps: 20,
-                    moves,
-                };
-                rnn_rbm::model::rng::manual_seed(6);
-                let (a, r) = ais_and_raise(&w, &bv, &bh, &prev, &data, opts);
-                errors.push((mean_error(&a.log_z, &truth), mean_error(&r.log_z, &truth)));
-            }
-            let [(ais_plain, raise_plain), (ais_moves, raise_moves)] = errors[..] else {
-                unreachable!()
-            };
-            eprintln!(
-                "tune {tune}, {kind:?}: without moves AIS {ais_plain:+.3} RAISE {raise_plain:+.3}; \
-                 with moves AIS {ais_moves:+.3} RAISE {raise_moves:+.3}"
-            );
-            assert!(
-                raise_plain - ais_plain > 1.0,
-                "tune {tune}, {kind:?}: without moves AIS {ais_plain}, RAISE {raise_plain}"
-            );
+            let errors = |moves| errors_of(&w, &bv, &bh, &prev, &data, moves, 6);
             // Within 0.08: mixing among three chords by shifts alone, the mean of 12 frames still
             // moves by a few hundredths from seed to seed (0.000 … 0.046 at seed 6).
-            assert!(
-                ais_moves.abs() < 0.08,
-                "tune {tune}, {kind:?}: AIS {ais_moves}"
-            );
-            assert!(
-                raise_moves.abs() < 0.08,
-                "tune {tune}, {kind:?}: RAISE {raise_moves}"
-            );
+            let what = format!("tune {tune}, {kind:?}");
+            assert_moves_close_the_gap(&what, errors(0), errors(1), 0.08);
             if kind == Kind::Float {
                 // The bound reaches the other chords by their shifts.
                 let got = bound::log_mass_near(&w, &bv, &bh, &[&data, &prev]);
+                let truth = exact(&w, &bv, &bh);
                 for (g, t) in Vec::<f64>::try_from(got).unwrap().iter().zip(&truth) {
                     assert!(*g <= t + 1e-4, "the bound {g} exceeds log Z {t}");
                     assert!(

@@ -27,7 +27,6 @@ use super::kernel::{
     HiddenSample, Lanes, Model,
 };
 use super::rng;
-use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 /// Whether [`anneal`] can run these weights: float32 on the CPU.
@@ -64,36 +63,20 @@ pub fn anneal(
         let threads = (tch::get_num_threads().max(1) as usize).min(frames);
         let (model, betas) = (&model, &betas);
         let (bv, bh, start, data) = (&bv, &bh, &start, data.as_deref());
-        // Frames are handed out one at a time as threads ask for them, so that a thread that
-        // got the cheaper frames (or the faster core, on a shared machine) does not wait idle.
-        let queue = Mutex::new(
-            log_w
-                .chunks_mut(chains)
-                .zip(base.chunks_mut(model.nv))
-                .enumerate(),
-        );
-        let queue = &queue;
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(move || {
-                    let mut scratch = Scratch::new(model);
-                    loop {
-                        // The guard is dropped at the end of this statement.
-                        let next = queue.lock().expect("no AIS thread panicked").next();
-                        let Some((f, (log_w, ba))) = next else {
-                            return;
-                        };
-                        let (nv, nh) = (model.nv, model.nh);
-                        let frame = Frame {
-                            bv: &bv[f * nv..(f + 1) * nv],
-                            bh: &bh[f * nh..(f + 1) * nh],
-                            start: &start[f * nv..(f + 1) * nv],
-                            data: data.map(|d| &d[f * nv..(f + 1) * nv]),
-                            seed: rng::mix(seed ^ rng::mix(f as u64)),
-                        };
-                        run_frame(model, &frame, opts, betas, &mut scratch, ba, log_w);
-                    }
-                });
+        // Frames are handed out one at a time as threads ask for them.
+        let frames = log_w.chunks_mut(chains).zip(base.chunks_mut(model.nv));
+        kernel::share_out(threads, frames.enumerate(), |next| {
+            let mut scratch = Scratch::new(model);
+            while let Some((f, (log_w, ba))) = next() {
+                let (nv, nh) = (model.nv, model.nh);
+                let frame = Frame {
+                    bv: &bv[f * nv..(f + 1) * nv],
+                    bh: &bh[f * nh..(f + 1) * nh],
+                    start: &start[f * nv..(f + 1) * nv],
+                    data: data.map(|d| &d[f * nv..(f + 1) * nv]),
+                    seed: rng::mix(seed ^ rng::mix(f as u64)),
+                };
+                run_frame(model, &frame, opts, betas, &mut scratch, ba, log_w);
             }
         });
     }

@@ -18,7 +18,7 @@
 //!
 //! Shapes: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, each anchor `(F, V)`; the result is `(F)`,
 //! double. Float32 arithmetic on the CPU whatever the tensors' device, summed in double.
-use super::kernel::{floats, hidden_input, set_on, softplus_sum, Model, MOVE_REACH};
+use super::kernel::{chord_shift, floats, hidden_input, set_on, softplus_sum, Model, MOVE_REACH};
 use std::collections::HashSet;
 use tch::{Kind, Tensor};
 
@@ -31,26 +31,19 @@ pub fn log_mass_near(w: &Tensor, bv: &Tensor, bh: &Tensor, anchors: &[&Tensor]) 
     let mut out = vec![0f64; frames];
     if frames > 0 {
         let threads = (tch::get_num_threads().max(1) as usize).min(frames);
-        let per = frames.div_ceil(threads);
         let (m, bv, bh, anchors) = (&m, &bv, &bh, &anchors);
-        std::thread::scope(|s| {
-            for (t, out) in out.chunks_mut(per).enumerate() {
-                s.spawn(move || {
-                    let mut work = Work::new(m);
-                    for (i, o) in out.iter_mut().enumerate() {
-                        let f = t * per + i;
-                        let (nv, nh) = (m.nv, m.nh);
-                        let at: Vec<&[f32]> =
-                            anchors.iter().map(|a| &a[f * nv..(f + 1) * nv]).collect();
-                        *o = frame(
-                            m,
-                            &bv[f * nv..(f + 1) * nv],
-                            &bh[f * nh..(f + 1) * nh],
-                            &at,
-                            &mut work,
-                        );
-                    }
-                });
+        super::kernel::share_out(threads, out.iter_mut().enumerate(), |next| {
+            let mut work = Work::new(m);
+            while let Some((f, o)) = next() {
+                let (nv, nh) = (m.nv, m.nh);
+                let at: Vec<&[f32]> = anchors.iter().map(|a| &a[f * nv..(f + 1) * nv]).collect();
+                *o = frame(
+                    m,
+                    &bv[f * nv..(f + 1) * nv],
+                    &bh[f * nh..(f + 1) * nh],
+                    &at,
+                    &mut work,
+                );
             }
         });
     }
@@ -175,21 +168,11 @@ fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
     // All the notes, or all but the highest (staying below it), shifted by up to MOVE_REACH keys:
     // the chord to another of the same shape, as the note moves propose.
     for moved in [on.len(), on.len().saturating_sub(1)] {
-        if moved == 0 {
-            continue;
-        }
-        let ceiling = if moved == on.len() {
-            nv
-        } else {
-            on[on.len() - 1] as usize
-        };
-        let (low, high) = (on[0] as usize, on[moved - 1] as usize);
         for d in 1..=MOVE_REACH {
             for up in [false, true] {
-                if (up && high + d >= ceiling) || (!up && low < d) {
+                let Some(to) = chord_shift(on, moved, d, up, nv) else {
                     continue;
-                }
-                let to = |i: u32| if up { i + d as u32 } else { i - d as u32 };
+                };
                 s.candidate.clear();
                 s.candidate.extend(on[..moved].iter().map(|&i| to(i)));
                 s.candidate.extend_from_slice(&on[moved..]);

@@ -17,7 +17,6 @@ use super::kernel::{
 };
 use super::rbm::NegativePhase;
 use super::rng;
-use std::sync::Mutex;
 use tch::{Device, Kind, Tensor};
 
 /// Whether [`negative_phase`] can run these weights: float32 on the CPU.
@@ -35,8 +34,8 @@ const ROWS_PER_BLOCK: usize = 16;
 /// Blocks a thread gets on average, at least, so that the last ones even out the threads.
 const BLOCKS_PER_THREAD: usize = 8;
 
-/// The blocks of rows not yet taken, each with its first row.
-type Queue<'a> = Mutex<std::vec::IntoIter<(usize, Outputs<'a>)>>;
+/// Hands out the next block of rows not yet taken, with its first row.
+type Next<'n, 'a> = &'n dyn Fn() -> Option<(usize, Outputs<'a>)>;
 
 /// The negative phase of CD-k for every row, chains started at `v0` (at `v` when `None`).
 pub fn negative_phase(
@@ -91,8 +90,7 @@ pub fn negative_phase_of(
             seed,
         };
         // Blocks of rows handed out as threads ask for them: chains differ in cost (padding
-        // costs nothing, a sharp RBM's chains skip work), so equal shares would keep one thread
-        // waiting for the other.
+        // costs nothing, a sharp RBM's chains skip work).
         let per = (rows / (threads * BLOCKS_PER_THREAD)).clamp(1, ROWS_PER_BLOCK);
         let blocks: Vec<(usize, Outputs)> = neg
             .chunks_mut(per * nv)
@@ -110,15 +108,7 @@ pub fn negative_phase_of(
                 (b * per, out)
             })
             .collect();
-        let queue = Mutex::new(blocks.into_iter());
-        let (inputs, queue) = (&inputs, &queue);
-        std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(move || run_rows(inputs, queue));
-            }
-            // The calling thread works too rather than waiting idle.
-            run_rows(inputs, queue);
-        });
+        kernel::share_out(threads, blocks.into_iter(), |next| run_rows(&inputs, next));
     }
     let (n, nv, nh) = (rows as i64, nv as i64, nh as i64);
     NegativePhase {
@@ -149,24 +139,24 @@ struct Outputs<'a> {
     gap: &'a mut [f32],
 }
 
-/// Runs blocks of rows from `queue` on this thread until none is left.
-fn run_rows(inp: &Inputs, queue: &Queue) {
+/// Runs blocks of rows from `next` on this thread until none is left.
+fn run_rows(inp: &Inputs, next: Next) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
-            unsafe { rows_avx2(inp, queue) };
+            unsafe { rows_avx2(inp, next) };
             return;
         }
     }
-    rows_generic(inp, queue)
+    rows_generic(inp, next)
 }
 
 /// [`rows_generic`] compiled for AVX2; the same operations in the same order.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn rows_avx2(inp: &Inputs, queue: &Queue) {
-    rows_generic(inp, queue)
+unsafe fn rows_avx2(inp: &Inputs, next: Next) {
+    rows_generic(inp, next)
 }
 
 /// Work space of one chain, reused from row to row.
@@ -184,7 +174,7 @@ struct Scratch {
 }
 
 #[inline(always)]
-fn rows_generic(inp: &Inputs, queue: &Queue) {
+fn rows_generic(inp: &Inputs, next: Next) {
     let m = inp.m;
     let (nv, nh) = (m.nv, m.nh);
     let mut s = Scratch {
@@ -197,11 +187,7 @@ fn rows_generic(inp: &Inputs, queue: &Queue) {
         hidden: HiddenSample::new(m),
         without: vec![0.0; nh],
     };
-    loop {
-        // The guard is dropped at the end of this statement, before the rows run.
-        let Some((first, out)) = queue.lock().expect("no kernel thread panicked").next() else {
-            return;
-        };
+    while let Some((first, out)) = next() {
         block(inp, first, out, &mut s);
     }
 }

@@ -57,6 +57,28 @@ pub fn threads() -> usize {
     }
 }
 
+/// Runs `work` on `threads` threads, the calling one among them, each taking items of `items`
+/// one at a time, through the function it is given, until none is left: work of uneven cost
+/// (or cores of uneven speed, on a shared machine) keeps every thread busy to the end, where
+/// equal shares would leave one waiting for another.
+pub(super) fn share_out<I>(
+    threads: usize,
+    items: I,
+    work: impl Fn(&dyn Fn() -> Option<I::Item>) + Sync,
+) where
+    I: Iterator + Send,
+{
+    let queue = std::sync::Mutex::new(items);
+    let next = || queue.lock().expect("no kernel thread panicked").next();
+    let (work, next) = (&work, &next);
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(move || work(next));
+        }
+        work(next);
+    });
+}
+
 /// The shared weights, and their transpose for the visible side, each row padded with zeros
 /// to a whole number of [`BLOCK`]s.
 pub(super) struct Model {
@@ -486,6 +508,35 @@ pub const MOVE_TRIES: usize = 12;
 /// Farthest a note moves in one proposal, in keys.
 pub const MOVE_REACH: usize = 12;
 
+/// The shift by `d` keys (up or down) of the lowest `moved` of the sounding notes `on` (sorted),
+/// as a map from old key to new: all of them (a chord to another of the same shape), or all but
+/// the highest, which they must stay below (the chord under a held tune); `None` where nothing
+/// moves or a note would leave the `nv` keys or reach the highest. The notes keep their order,
+/// and the shift back is the same map's inverse.
+#[inline(always)]
+pub(super) fn chord_shift(
+    on: &[u32],
+    moved: usize,
+    d: usize,
+    up: bool,
+    nv: usize,
+) -> Option<impl Fn(u32) -> u32> {
+    if moved == 0 || moved > on.len() {
+        return None;
+    }
+    let (low, high) = (on[0] as usize, on[moved - 1] as usize);
+    let ceiling = if moved == on.len() {
+        nv
+    } else {
+        on[on.len() - 1] as usize
+    };
+    if (up && high + d >= ceiling) || (!up && low < d) {
+        return None;
+    }
+    let d = d as u32;
+    Some(move |i: u32| if up { i + d } else { i - d })
+}
+
 /// Note moves ([`MOVE_TRIES`] Metropolis steps) in the RBM at inverse temperature `β` with
 /// visible biases `bias(i)`. Each proposal moves notes by `±d` keys, `d` uniform in
 /// `1 ..= MOVE_REACH`, and is one of:
@@ -533,38 +584,26 @@ pub(super) fn move_notes(
         if u[4] >= 0.5 {
             // A shift of all the notes (u[4] ≥ ¾) or of all but the highest, by d keys.
             let moved = if u[4] >= 0.75 { n_on } else { n_on - 1 };
-            if moved == 0 {
+            let Some(to) = chord_shift(on_v, moved, d, u[2] >= 0.5, m.nv) else {
                 continue;
-            }
-            let up = u[2] >= 0.5;
-            let (low, high) = (on_v[0] as usize, on_v[moved - 1] as usize);
-            // The notes shifted stay on the keyboard, and below the highest when it stays.
-            let ceiling = if moved == n_on {
-                m.nv
-            } else {
-                on_v[n_on - 1] as usize
             };
-            if (up && high + d >= ceiling) || (!up && low < d) {
-                continue;
-            }
-            let to = |i: u32| if up { i as usize + d } else { i as usize - d };
             without.copy_from_slice(x);
             let mut bias_gap = 0f64;
             for &i in &on_v[..moved] {
                 for (o, w) in without.iter_mut().zip(row(i as usize)) {
                     *o -= w;
                 }
-                for (o, w) in without.iter_mut().zip(row(to(i))) {
+                for (o, w) in without.iter_mut().zip(row(to(i) as usize)) {
                     *o += w;
                 }
-                bias_gap += bias(to(i)) - bias(i as usize);
+                bias_gap += bias(to(i) as usize) - bias(i as usize);
             }
             let hidden_then = softplus_sum(beta, without, &m.zeros);
             if (u[3] as f64) < (bias_gap + hidden_then - hidden_now).exp() {
                 x.copy_from_slice(without);
                 hidden_now = hidden_then;
                 for i in &mut on_v[..moved] {
-                    *i = to(*i) as u32;
+                    *i = to(*i);
                 }
             }
             continue;

@@ -227,11 +227,15 @@ pub fn move_notes(
                 &(top.ones_like() * n_visible),
             );
             let highest = (&shifted * (&keys + 1)).argmax(1, false);
-            let kept = shifted
-                .sum_dim_intlist(-1, false, kind)
-                .eq_tensor(&moving.sum_dim_intlist(-1, false, kind));
-            let shift_ok = kept
-                .logical_and(&moving.sum_dim_intlist(-1, false, kind).gt(0.5))
+            let n_moving = moving.sum_dim_intlist(-1, false, kind);
+            // Something moves, no note left the keyboard, and the notes stay below the ceiling.
+            let shift_ok = n_moving
+                .gt(0.5)
+                .logical_and(
+                    &shifted
+                        .sum_dim_intlist(-1, false, kind)
+                        .eq_tensor(&n_moving),
+                )
                 .logical_and(&highest.lt_tensor(&ceiling));
             let shift_moved = &v - &moving + &shifted;
             let single = u.select(1, 3).lt(0.5);
