@@ -51,6 +51,12 @@ pub struct EvaluateArgs {
     /// Gibbs step. `--moves 1` takes 2–3× the time
     #[arg(long, default_value_t = 0)]
     pub moves: usize,
+    /// With `--moves`, let AIS's and RAISE's chains jump between the N heaviest vectors found
+    /// near the previous frame (never the frame scored), drawn from the annealed distribution
+    /// restricted to them: a sharp RBM's modes reached at once however many notes differ; 0:
+    /// never. The CPU's kernel only
+    #[arg(long, default_value_t = crate::model::ais::JUMPS)]
+    pub jumps: usize,
     /// Frames whose AIS effective sample size (a fraction of the chains) falls below this are
     /// estimated again with 4× the temperatures
     #[arg(long, default_value_t = 0.1)]
@@ -117,6 +123,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         temperatures: args.temperatures,
         base_sweeps: args.base_sweeps,
         moves: args.moves,
+        jumps: args.jumps,
         refine_below: args.refine_below,
         acc_samples: args.acc_samples,
         gibbs: args.gibbs,

@@ -815,6 +815,7 @@ impl<'a> Run<'a> {
             base_sweeps: v.base_sweeps,
             // A model trained with note moves is scored with them too.
             moves: self.plan.params.moves,
+            jumps: crate::model::ais::JUMPS,
             refine_below: 0.0,
             acc_samples: 1,
             gibbs: 25,

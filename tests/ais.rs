@@ -91,6 +91,7 @@ fn check_with(
             temperatures: 1000,
             base_sweeps: 0,
             moves: 0,
+            jumps: 0,
         },
     );
     let got: Vec<f64> = Vec::<f64>::try_from(est.log_z.to_kind(Kind::Double)).unwrap();
@@ -154,6 +155,7 @@ fn an_rbm_without_weights_is_estimated_exactly() {
         temperatures: 20,
         base_sweeps: 0,
         moves: 0,
+        jumps: 0,
     };
     for est in [
         ais::log_partition(&w, &bv, &bh, &bv.zeros_like(), opts),
@@ -177,6 +179,7 @@ fn with_too_few_temperatures_ais_errs_low_and_raise_errs_high() {
         temperatures: 10,
         base_sweeps: 0,
         moves: 0,
+        jumps: 0,
     };
     let mean_error = |est: ais::AisEstimate| {
         let got = Vec::<f64>::try_from(est.log_z.to_kind(Kind::Double)).unwrap();
@@ -217,6 +220,7 @@ fn the_fused_cpu_kernel_agrees_with_the_tensor_operations_on_jsb_sized_rbms() {
         temperatures: 300,
         base_sweeps: 20,
         moves: 0,
+        jumps: 0,
     };
     for (name, data) in [("AIS", None), ("RAISE", Some(&v))] {
         let fused = match data {
@@ -254,6 +258,7 @@ fn the_fused_kernel_gives_the_same_figures_whatever_the_thread_count() {
         temperatures: 30,
         base_sweeps: 5,
         moves: 0,
+        jumps: 0,
     };
     let run = |threads: i32| {
         tch::set_num_threads(threads);

@@ -41,6 +41,11 @@ pub fn schedule(k: usize) -> Vec<f64> {
     (1..=k).map(|i| i as f64 / k as f64).collect()
 }
 
+/// Heavy vectors per frame between which [`AisOptions::jumps`] lets the chains jump, by
+/// default: on the first 3 Nottingham valid pieces 16 of them brought AIS and RAISE from 0.077
+/// apart to 0.028, 64 to 0.017, at no measurable cost (docs/BENCHMARKS.md, "Nottingham: jumps").
+pub const JUMPS: usize = 64;
+
 /// How much work AIS does.
 #[derive(Clone, Copy, Debug)]
 pub struct AisOptions {
@@ -55,6 +60,9 @@ pub struct AisOptions {
     /// octave (`kernel::move_notes`), for RBMs too sharp for Gibbs sweeps to cross between their
     /// modes.
     pub moves: usize,
+    /// With the moves, jumps between this many of the heaviest vectors near the previous frame
+    /// (`kernel::Jumps`; 0: none). The fused CPU kernel only: the tensor version has none.
+    pub jumps: usize,
 }
 
 /// AIS estimate of `log Z` of every frame's RBM. `w (V, H)`, `bv (F, V)`, `bh (F, H)`; the base

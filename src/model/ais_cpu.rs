@@ -22,9 +22,10 @@
 //! Shapes as in [`super::ais`]: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, `base_start (F, V)`,
 //! `v_data (F, V)`; the result is the log-weights `(F, C)` and the base biases `ba (F, V)`.
 use super::ais::AisOptions;
+use super::bound;
 use super::kernel::{
-    self, exp_nonpositive, floats, hidden_input, sample_on, set_on, sigmoid, sigmoid_into, sum_on,
-    HiddenSample, Lanes, Model,
+    self, exp_nonpositive, floats, hidden_input, notes_hash, sample_on, set_on, sigmoid,
+    sigmoid_into, softplus_sum, sum_on, HiddenSample, Jumps, Lanes, Model,
 };
 use super::rng;
 use tch::{Device, Kind, Tensor};
@@ -114,6 +115,20 @@ struct Scratch {
     total: Vec<f32>,
     on_v: Vec<u32>,
     hidden: HiddenSample,
+    modes: Modes,
+}
+
+/// One frame's heavy vectors for [`Jumps`] ([`AisOptions::jumps`] of them, found by
+/// [`bound::heaviest`] around the previous frame, never the frame scored), and for every
+/// temperature `k` with moves their `Σ_h softplus(β_k x_h)` and the cumulative distribution of
+/// `p*_βk` over them, rows of `on.len()`.
+struct Modes {
+    on: Vec<Vec<u32>>,
+    hashes: Vec<u64>,
+    x: Vec<f32>,
+    hidden: Vec<f64>,
+    cumulative: Vec<f32>,
+    near: bound::Work,
 }
 
 impl Scratch {
@@ -131,6 +146,14 @@ impl Scratch {
             total: vec![0.0; nv],
             on_v: Vec::with_capacity(nv),
             hidden: HiddenSample::new(m),
+            modes: Modes {
+                on: Vec::new(),
+                hashes: Vec::new(),
+                x: Vec::new(),
+                hidden: Vec::new(),
+                cumulative: Vec::new(),
+                near: bound::Work::new(m),
+            },
         }
     }
 }
@@ -197,6 +220,7 @@ fn frame(
         *g = v - a;
         *p = sigmoid(*a);
     }
+    find_modes(m, f, opts, betas, ba, s);
     for (lane, w) in lanes.iter_mut().zip(log_w.iter_mut()) {
         *w = match f.data {
             None => forward(m, f, betas, opts.moves, ba, lane, s),
@@ -249,6 +273,54 @@ fn base_biases(
     }
 }
 
+/// `s.modes` of this frame: none without moves or jumps.
+#[inline(always)]
+fn find_modes(m: &Model, f: &Frame, opts: AisOptions, betas: &[f32], ba: &[f32], s: &mut Scratch) {
+    let modes = &mut s.modes;
+    modes.on.clear();
+    if opts.jumps == 0 || opts.moves == 0 {
+        return;
+    }
+    modes.on = bound::heaviest(m, f.bv, f.bh, &[f.start], opts.jumps, &mut modes.near);
+    let (n, nh, stride) = (modes.on.len(), m.nh, m.nh_pad);
+    modes.hashes = modes.on.iter().map(|on| notes_hash(on)).collect();
+    modes.x.resize(n * stride, 0.0);
+    for (on, x) in modes.on.iter().zip(modes.x.chunks_mut(stride)) {
+        hidden_input(m, f.bh, on, x);
+    }
+    // log p*_β(v) = Σ_{i on} (ba_i + β gap_i) + Σ_h softplus(β x_h)
+    let sums: Vec<(f64, f64)> = modes
+        .on
+        .iter()
+        .map(|on| (sum_on(ba, on), sum_on(&s.gap, on)))
+        .collect();
+    modes.hidden.resize(betas.len() * n, 0.0);
+    modes.cumulative.resize(betas.len() * n, 1.0);
+    let mut log_p = vec![0f64; n];
+    // The temperatures whose Gibbs step the moves follow: 1 … K − 1.
+    let inner = betas.iter().enumerate().take(betas.len() - 1).skip(1);
+    for (k, &beta) in inner.filter(|&(k, _)| kernel::moves_at(opts.moves, k)) {
+        let hidden = &mut modes.hidden[k * n..(k + 1) * n];
+        for (((h, l), x), (a, g)) in hidden
+            .iter_mut()
+            .zip(log_p.iter_mut())
+            .zip(modes.x.chunks(stride))
+            .zip(&sums)
+        {
+            *h = softplus_sum(beta, &x[..nh], &m.zeros);
+            *l = a + beta as f64 * g + *h;
+        }
+        let top = log_p.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let total: f64 = log_p.iter().map(|l| (l - top).exp()).sum();
+        let mut run = 0f64;
+        for (c, l) in modes.cumulative[k * n..(k + 1) * n].iter_mut().zip(&log_p) {
+            run += (l - top).exp() / total;
+            *c = run as f32;
+        }
+        modes.cumulative[(k + 1) * n - 1] = 1.0;
+    }
+}
+
 /// AIS: an exact sample of the base, then for `k = 1 … K` the weight of `β_k` over `β_{k−1}` and
 /// (but for the last) one Gibbs step at `β_k`.
 #[inline(always)]
@@ -275,7 +347,7 @@ fn forward(
             std::mem::swap(&mut s.sig_a, &mut s.sig_b);
             gibbs(m, f, b, ba, lane, s);
             if kernel::moves_at(moves, k) {
-                move_notes(m, b, ba, lane, s);
+                move_notes(m, b, k, ba, lane, s);
             }
         }
     }
@@ -305,7 +377,7 @@ fn reverse(
     for k in (1..=last).rev() {
         let (a, b) = (betas[k - 1], betas[k]);
         if k < last && kernel::moves_at(moves, k) {
-            move_notes(m, b, ba, lane, s);
+            move_notes(m, b, k, ba, lane, s);
             sigmoid_into(b, &s.x[..m.nh], &mut s.sig_a);
         }
         gibbs(m, f, b, ba, lane, s);
@@ -328,18 +400,29 @@ fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut 
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
 }
 
-/// [`kernel::move_notes`] at `β` for the AIS path's RBM: visible biases `ba + β (bv − ba)`.
+/// [`kernel::move_notes`] at `β = β_k` for the AIS path's RBM: visible biases `ba + β (bv −
+/// ba)`, with jumps between the frame's modes where it has them.
 #[inline(always)]
-fn move_notes(m: &Model, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
-    let gap = &s.gap;
+fn move_notes(m: &Model, beta: f32, k: usize, ba: &[f32], lane: &mut Lanes, s: &mut Scratch) {
+    let (gap, modes) = (&s.gap, &s.modes);
+    let n = modes.on.len();
+    let jumps = (n > 0).then(|| Jumps {
+        on: &modes.on,
+        hashes: &modes.hashes,
+        x: &modes.x,
+        nh_pad: m.nh_pad,
+        hidden: &modes.hidden[k * n..(k + 1) * n],
+        cumulative: &modes.cumulative[k * n..(k + 1) * n],
+    });
     kernel::move_notes(
         m,
         beta,
-        |k| (ba[k] + beta * gap[k]) as f64,
+        |i| (ba[i] + beta * gap[i]) as f64,
         &mut s.x,
         &mut s.on_v,
         lane,
         &mut s.d,
+        jumps.as_ref(),
     );
 }
 

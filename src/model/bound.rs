@@ -18,7 +18,9 @@
 //!
 //! Shapes: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, each anchor `(F, V)`; the result is `(F)`,
 //! double. Float32 arithmetic on the CPU whatever the tensors' device, summed in double.
-use super::kernel::{chord_shift, floats, hidden_input, set_on, softplus_sum, Model, MOVE_REACH};
+use super::kernel::{
+    chord_shift, floats, hidden_input, notes_hash as hash, set_on, softplus_sum, Model, MOVE_REACH,
+};
 use std::collections::HashSet;
 use tch::{Kind, Tensor};
 
@@ -59,7 +61,8 @@ const PER_ROUND: usize = 2;
 /// The heaviest vectors kept per round: room for those already expanded.
 const KEEP: usize = PER_ROUND + 4;
 
-struct Work {
+/// Work space of [`heaviest`], reused across frames.
+pub(super) struct Work {
     x: Vec<f32>,
     without: Vec<f32>,
     candidate: Vec<u32>,
@@ -70,10 +73,13 @@ struct Work {
     terms: Vec<f64>,
     /// The heaviest vectors met in this round: `(−F, sounding notes)`.
     best: Vec<(f64, Vec<u32>)>,
+    /// The `top_k` heaviest vectors met in all rounds (none when 0).
+    top: Vec<(f64, Vec<u32>)>,
+    top_k: usize,
 }
 
 impl Work {
-    fn new(m: &Model) -> Work {
+    pub(super) fn new(m: &Model) -> Work {
         Work {
             x: vec![0.0; m.nh_pad],
             without: vec![0.0; m.nh],
@@ -82,13 +88,51 @@ impl Work {
             expanded: HashSet::new(),
             terms: Vec::new(),
             best: Vec::new(),
+            top: Vec::new(),
+            top_k: 0,
         }
     }
+
+    /// Counts `−F = term` of `self.candidate`, which has not been counted before.
+    fn count(&mut self, term: f64) {
+        self.terms.push(term);
+        keep_heaviest(&mut self.best, KEEP, term, &self.candidate);
+        if self.top_k > 0 {
+            keep_heaviest(&mut self.top, self.top_k, term, &self.candidate);
+        }
+    }
+}
+
+/// The `k` heaviest distinct vectors (sorted sounding notes, heaviest first) of the same
+/// neighbourhoods as the bound's, around `anchors` (each `V`) of one frame's RBM `bv (V)`,
+/// `bh (H)`: where a sharp RBM's modes are, for [`super::kernel::Jumps`].
+pub(super) fn heaviest(
+    m: &Model,
+    bv: &[f32],
+    bh: &[f32],
+    anchors: &[&[f32]],
+    k: usize,
+    s: &mut Work,
+) -> Vec<Vec<u32>> {
+    s.top.clear();
+    s.top_k = k;
+    explore(m, bv, bh, anchors, s);
+    s.top_k = 0;
+    s.top.sort_by(|a, b| b.0.total_cmp(&a.0));
+    s.top.drain(..).map(|(_, on)| on).collect()
 }
 
 /// One frame: `−F` of every vector of the neighbourhoods of the anchors, then of the heaviest
 /// vectors found ([`ROUNDS`] × [`PER_ROUND`]), each counted once; log-summed.
 fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
+    explore(m, bv, bh, anchors, s);
+    let top = s.terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    top + s.terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
+}
+
+/// `s.terms`: `−F` of every vector of the neighbourhoods of the anchors and of the heaviest
+/// vectors found ([`ROUNDS`] × [`PER_ROUND`]), each counted once.
+fn explore(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) {
     s.terms.clear();
     s.counted.clear();
     s.expanded.clear();
@@ -119,8 +163,6 @@ fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) ->
             .take(PER_ROUND)
             .collect();
     }
-    let top = s.terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    top + s.terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()
 }
 
 /// Counts the vector `on` (sorted sounding notes), the vectors one unit away, those with one
@@ -161,8 +203,7 @@ fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
                 Some(j) => (bv[j] as f64, row(j)),
             };
             let term = bias_on - removed + added + softplus_sum(1.0, &s.without, w_add);
-            s.terms.push(term);
-            keep_heaviest(&mut s.best, term, &s.candidate);
+            s.count(term);
         }
     }
     // All the notes, or all but the highest (staying below it), shifted by up to MOVE_REACH keys:
@@ -182,35 +223,88 @@ fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
                 hidden_input(m, bh, &s.candidate, &mut s.x);
                 let bias: f64 = s.candidate.iter().map(|&i| bv[i as usize] as f64).sum();
                 let term = bias + softplus_sum(1.0, &s.x[..nh], &m.zeros);
-                s.terms.push(term);
-                keep_heaviest(&mut s.best, term, &s.candidate);
+                s.count(term);
             }
         }
     }
 }
 
-/// Keeps `(term, on)` among the [`KEEP`] heaviest of `best`.
-fn keep_heaviest(best: &mut Vec<(f64, Vec<u32>)>, term: f64, on: &[u32]) {
-    if best.len() < KEEP {
+/// Keeps `(term, on)` among the `limit` heaviest of `best`.
+fn keep_heaviest(best: &mut Vec<(f64, Vec<u32>)>, limit: usize, term: f64, on: &[u32]) {
+    if best.len() < limit {
         best.push((term, on.to_vec()));
         return;
     }
     let lightest = (0..best.len())
         .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
-        .expect("KEEP > 0");
+        .expect("limit > 0");
     if term > best[lightest].0 {
         best[lightest] = (term, on.to_vec());
     }
 }
 
-/// A 64-bit hash of a list of sounding notes.
-fn hash(on: &[u32]) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ on.len() as u64;
-    for &i in on {
-        h = (h ^ i as u64)
-            .wrapping_mul(0x0100_0000_01b3)
-            .rotate_left(23);
-        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `−F(v)` of sorted sounding notes `on`, summed directly in double precision.
+    fn minus_free_energy(w: &[f32], nh: usize, bv: &[f32], bh: &[f32], on: &[u32]) -> f64 {
+        let bias: f64 = on.iter().map(|&i| bv[i as usize] as f64).sum();
+        let hidden: f64 = (0..nh)
+            .map(|j| {
+                let x = bh[j] as f64
+                    + on.iter()
+                        .map(|&i| w[i as usize * nh + j] as f64)
+                        .sum::<f64>();
+                x.max(0.0) + (-x.abs()).exp().ln_1p()
+            })
+            .sum();
+        bias + hidden
     }
-    h ^ (h >> 29)
+
+    #[test]
+    fn the_heaviest_vectors_are_distinct_heaviest_first_and_heavier_than_the_anchor_s_neighbours() {
+        let (nv, nh) = (12usize, 6usize);
+        let w: Vec<f32> = (0..nv * nh)
+            .map(|k| ((k * 37 % 23) as f32 - 11.0) / 3.0)
+            .collect();
+        let bv: Vec<f32> = (0..nv).map(|i| -1.0 - (i % 3) as f32).collect();
+        let bh: Vec<f32> = (0..nh).map(|j| (j % 2) as f32 - 1.0).collect();
+        let model = Model::new(&Tensor::from_slice(&w).view([nv as i64, nh as i64]));
+        let mut anchor = vec![0f32; nv];
+        anchor[2] = 1.0;
+        anchor[7] = 1.0;
+        let top = heaviest(&model, &bv, &bh, &[&anchor], 10, &mut Work::new(&model));
+        assert_eq!(top.len(), 10);
+        let weights: Vec<f64> = top
+            .iter()
+            .map(|on| minus_free_energy(&w, nh, &bv, &bh, on))
+            .collect();
+        for pair in weights.windows(2) {
+            assert!(pair[0] >= pair[1] - 1e-4, "not heaviest first: {weights:?}");
+        }
+        let distinct: HashSet<&Vec<u32>> = top.iter().collect();
+        assert_eq!(distinct.len(), top.len(), "{top:?}");
+        for on in &top {
+            assert!(on.windows(2).all(|p| p[0] < p[1]), "not sorted: {on:?}");
+        }
+        // Every vector one note away from the anchor that is left out is no heavier than the
+        // lightest kept.
+        let lightest = weights[weights.len() - 1];
+        for i in 0..nv as u32 {
+            let mut on: Vec<u32> = vec![2, 7];
+            match on.binary_search(&i) {
+                Ok(at) => {
+                    on.remove(at);
+                }
+                Err(at) => on.insert(at, i),
+            }
+            if !top.contains(&on) {
+                assert!(
+                    minus_free_energy(&w, nh, &bv, &bh, &on) <= lightest + 1e-4,
+                    "{on:?} left out"
+                );
+            }
+        }
+    }
 }

@@ -242,6 +242,7 @@ fn block(inp: &Inputs, first: usize, out: Outputs, s: &mut Scratch) {
                     &mut s.on_v,
                     &mut lane,
                     &mut s.without,
+                    None,
                 );
             }
             s.x_on.clone_from(&s.on_v);

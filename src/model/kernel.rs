@@ -505,6 +505,66 @@ pub fn moves_at(every: usize, k: usize) -> bool {
 /// Proposals per call of [`move_notes`].
 pub const MOVE_TRIES: usize = 12;
 
+/// The share of [`move_notes`]'s proposals that are jumps, where it is given [`Jumps`].
+pub const JUMP_SHARE: f32 = 0.25;
+
+/// A few heavy vectors `S` of one RBM at one inverse temperature `β`, for [`move_notes`]'s jumps:
+/// a chain standing on a vector of `S` is moved to one drawn from `p*_β` restricted to `S`
+/// (which may be where it stands). That is a Gibbs update of "which vector of `S`" given "in
+/// `S`", so it leaves `p*_β` invariant and is its own reverse, and `S` must not depend on the
+/// chain. Where an RBM is sharp and its modes are in `S`, the chains cross between them at
+/// once, however many notes differ.
+pub(super) struct Jumps<'a> {
+    /// The vectors of `S`, sorted sounding notes.
+    pub(super) on: &'a [Vec<u32>],
+    /// [`notes_hash`] of each.
+    pub(super) hashes: &'a [u64],
+    /// `x = v W + bh` of each, rows of `nh_pad`.
+    pub(super) x: &'a [f32],
+    pub(super) nh_pad: usize,
+    /// `Σ_h softplus(β x_h)` of each.
+    pub(super) hidden: &'a [f64],
+    /// The cumulative distribution of `p*_β` over `S` (the last is 1).
+    pub(super) cumulative: &'a [f32],
+}
+
+impl Jumps<'_> {
+    /// The jump from `on_v` with the uniform `u`: `x`, `on_v` and `hidden_now` (`Σ_h softplus(β
+    /// x_h)`) become those of the vector drawn; nothing changes where `on_v` is not in `S`.
+    fn jump(&self, u: f32, x: &mut [f32], on_v: &mut Vec<u32>, hidden_now: &mut f64) {
+        let h = notes_hash(on_v);
+        let here = self
+            .hashes
+            .iter()
+            .zip(self.on)
+            .any(|(&g, on)| g == h && on == on_v);
+        if !here {
+            return;
+        }
+        let pick = self
+            .cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.on.len() - 1);
+        on_v.clear();
+        on_v.extend_from_slice(&self.on[pick]);
+        let row = &self.x[pick * self.nh_pad..pick * self.nh_pad + x.len()];
+        x.copy_from_slice(row);
+        *hidden_now = self.hidden[pick];
+    }
+}
+
+/// A 64-bit hash of a list of sounding notes.
+pub(super) fn notes_hash(on: &[u32]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ on.len() as u64;
+    for &i in on {
+        h = (h ^ i as u64)
+            .wrapping_mul(0x0100_0000_01b3)
+            .rotate_left(23);
+        h = h.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    h ^ (h >> 29)
+}
+
 /// Farthest a note moves in one proposal, in keys.
 pub const MOVE_REACH: usize = 12;
 
@@ -550,6 +610,8 @@ pub(super) fn chord_shift(
 /// `min(1, p*_β(v′)/p*_β(v))`, where `log p*_β(v) = Σ_{i on} bias(i) + Σ_h softplus(β x_h)`. Each
 /// kind is its own inverse with the same probability (the notes keep their number, and a shift
 /// below the highest leaves the highest where it was), so the step leaves `p*_β` invariant.
+/// Given `jumps` (of this RBM at this `β`), a share [`JUMP_SHARE`] of the proposals are
+/// [`Jumps`] instead, also invariant and their own reverse.
 ///
 /// Why: a Gibbs sweep moves notes only through the hidden layer, which a sharp RBM (a tune over
 /// held chords, Nottingham's) almost never does: its chains stay on the tune's note and the chord
@@ -568,6 +630,7 @@ pub(super) fn move_notes(
     on_v: &mut Vec<u32>,
     lane: &mut Lanes,
     without: &mut [f32],
+    jumps: Option<&Jumps>,
 ) {
     let nh = m.nh;
     let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];
@@ -580,6 +643,12 @@ pub(super) fn move_notes(
             return;
         }
         lane.fill(&mut u);
+        if let Some(jumps) = jumps {
+            if u[5] < JUMP_SHARE {
+                jumps.jump(u[6], x, on_v, &mut hidden_now);
+                continue;
+            }
+        }
         let d = 1 + ((u[1] * MOVE_REACH as f32) as usize).min(MOVE_REACH - 1);
         if u[4] >= 0.5 {
             // A shift of all the notes (u[4] ≥ ¾) or of all but the highest, by d keys.

@@ -40,6 +40,9 @@ pub struct EvalOptions {
     /// Note moves every this many temperatures (0: none; [`ais::AisOptions::moves`]), and in the
     /// accuracy's chains after every this many Gibbs steps.
     pub moves: usize,
+    /// With the moves, jumps between this many heavy vectors of each frame
+    /// ([`ais::AisOptions::jumps`]; 0: none).
+    pub jumps: usize,
     pub refine_below: f64,
     pub acc_samples: i64,
     pub gibbs: i64,
@@ -102,6 +105,10 @@ pub struct Evaluation {
     pub frame_unit: String,
     pub ais_chains: i64,
     pub ais_temperatures: usize,
+    /// Note moves every this many temperatures (0: none), and the heavy vectors per frame
+    /// the chains may jump between with them (0: none; the jumps need the moves and the CPU).
+    pub ais_moves: usize,
+    pub ais_jumps: usize,
     /// Mean and minimum effective sample size, as fractions of the chains (after refinement).
     pub ess_mean: f64,
     pub ess_min: f64,
@@ -250,6 +257,7 @@ fn estimate_with_refinement(
         temperatures: opts.temperatures,
         base_sweeps: opts.base_sweeps,
         moves: opts.moves,
+        jumps: opts.jumps,
     };
     let mut est = log_partitions(model, f, estimator, ais_opts, opts.max_rows, &mut |d, t| {
         progress(stage, d, t)
@@ -382,6 +390,12 @@ pub fn evaluate(
         frame_unit,
         ais_chains: opts.chains,
         ais_temperatures: opts.temperatures,
+        ais_moves: opts.moves,
+        ais_jumps: if opts.moves > 0 && super::ais_cpu::applicable(&model.w) {
+            opts.jumps
+        } else {
+            0
+        },
         ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
         ess_min: est.ess.min().double_value(&[]),
         refined_frames,
@@ -434,6 +448,7 @@ pub fn continuation_nll(
         temperatures,
         base_sweeps: 20,
         moves: 0,
+        jumps: 0,
         refine_below: 0.1,
         acc_samples: 1,
         gibbs: 1,
