@@ -817,6 +817,7 @@ impl<'a> Run<'a> {
             moves: self.plan.params.moves,
             jumps: crate::model::ais::JUMPS,
             refine_below: 0.0,
+            refine_apart: 0.0,
             acc_samples: 1,
             gibbs: 25,
             max_rows: crate::model::likelihood::MAX_ROWS,

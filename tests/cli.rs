@@ -791,6 +791,39 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .as_str()
         .unwrap()
         .starts_with("one grid step"));
+
+    // On too short a path AIS errs low and RAISE high; `--refine-apart` estimates the frames where
+    // they part by more than that again, by both, with 4× the temperatures: they come closer.
+    let gap = |extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "best.ot",
+            "--data",
+            "valid",
+            "--chains",
+            "20",
+            "--temperatures",
+            "5",
+            "--base-sweeps",
+            "0",
+            "--threads",
+            "1",
+            "--acc-samples",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        let out = rnn_rbm(dir.path(), &args);
+        assert_ok(&out);
+        let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let apart = e["nll_conservative"].as_f64().unwrap() - e["nll_per_frame"].as_f64().unwrap();
+        (apart, e["disputed_frames"].as_i64())
+    };
+    let (plain, none) = gap(&[]);
+    let (refined, disputed) = gap(&["--refine-apart", "0.05"]);
+    eprintln!("5 temperatures: {plain:.3} apart; refined: {refined:.3} ({disputed:?} frames)");
+    assert_eq!(none, None);
+    assert!(disputed.is_some_and(|d| d > 0 && d <= 96), "{disputed:?}");
+    assert!(refined.abs() < plain.abs() / 4.0, "refined {refined}, before {plain}");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub struct EvalOptions {
     /// ([`ais::AisOptions::jumps`]; 0: none).
     pub jumps: usize,
     pub refine_below: f64,
+    /// Frames whose RAISE and AIS estimates of `log Z` differ by more than this (either way:
+    /// refining only one side would bias the figures) are estimated again by both with 4× the
+    /// temperatures (0: never; needs `raise`).
+    pub refine_apart: f64,
     pub acc_samples: i64,
     pub gibbs: i64,
     /// Rows (frames × chains) per AIS batch: bounds memory ([`MAX_ROWS`]).
@@ -114,6 +118,10 @@ pub struct Evaluation {
     pub ess_min: f64,
     /// Frames estimated again with 4× the temperatures.
     pub refined_frames: i64,
+    /// Frames whose AIS and RAISE estimates of `log Z` lay more than `refine_apart` apart,
+    /// both estimated again with 4× the temperatures (with `refine_apart`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disputed_frames: Option<i64>,
     /// A figure the true NLL cannot be below, without sampling: every frame's `Z` is at least
     /// the mass of the vectors near the frame and the previous frame ([`super::bound`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -265,30 +273,49 @@ fn estimate_with_refinement(
     // Frames whose estimate is dominated by a few chains: again, with a finer annealing path.
     let weak = est.ess.lt(opts.refine_below).nonzero().squeeze_dim(1);
     let refined = weak.size()[0];
-    if refined > 0 {
-        let sub = Frames {
-            v: f.v.index_select(0, &weak),
-            prev: f.prev.index_select(0, &weak),
-            bv: f.bv.index_select(0, &weak),
-            bh: f.bh.index_select(0, &weak),
-        };
-        let refining = format!("{stage} (refining)");
-        let again = log_partitions(
-            model,
-            &sub,
-            estimator,
-            ais::AisOptions {
-                temperatures: opts.temperatures * 4,
-                ..ais_opts
-            },
-            opts.max_rows,
-            &mut |d, t| progress(&refining, d, t),
-        );
-        let _ = est.log_z.index_copy_(0, &weak, &again.log_z);
-        let _ = est.log_z_var.index_copy_(0, &weak, &again.log_z_var);
-        let _ = est.ess.index_copy_(0, &weak, &again.ess);
-    }
+    refine(model, f, estimator, stage, opts, &weak, &mut est, progress);
     (est, refined)
+}
+
+/// `est` of the frames `which` estimated again by `estimator` with 4× the temperatures.
+#[allow(clippy::too_many_arguments)]
+fn refine(
+    model: &RnnRbm,
+    f: &Frames,
+    estimator: Estimator,
+    stage: &str,
+    opts: &EvalOptions,
+    which: &Tensor,
+    est: &mut ais::AisEstimate,
+    progress: &mut dyn FnMut(&str, i64, i64),
+) {
+    if which.size()[0] == 0 {
+        return;
+    }
+    let sub = Frames {
+        v: f.v.index_select(0, which),
+        prev: f.prev.index_select(0, which),
+        bv: f.bv.index_select(0, which),
+        bh: f.bh.index_select(0, which),
+    };
+    let refining = format!("{stage} (refining)");
+    let again = log_partitions(
+        model,
+        &sub,
+        estimator,
+        ais::AisOptions {
+            chains: opts.chains,
+            temperatures: opts.temperatures * 4,
+            base_sweeps: opts.base_sweeps,
+            moves: opts.moves,
+            jumps: opts.jumps,
+        },
+        opts.max_rows,
+        &mut |d, t| progress(&refining, d, t),
+    );
+    let _ = est.log_z.index_copy_(0, which, &again.log_z);
+    let _ = est.log_z_var.index_copy_(0, which, &again.log_z_var);
+    let _ = est.ess.index_copy_(0, which, &again.ess);
 }
 
 /// Mean NLL per frame `F_t(v_t) + log Z_t` and its standard error.
@@ -333,22 +360,37 @@ pub fn evaluate(
     let t0 = Instant::now();
     let f = frames(model, pieces);
     let n = f.v.size()[0];
-    let (est, refined_frames) =
+    let (mut est, refined_frames) =
         estimate_with_refinement(model, &f, forward_ais, "AIS", opts, progress);
+    let mut raised = opts.raise.then(|| {
+        let conservative = ais::log_partition_conservative;
+        estimate_with_refinement(model, &f, conservative, "RAISE", opts, progress).0
+    });
+    // Frames whose two estimates lie far apart: both again, with a finer annealing path.
+    let mut disputed_frames = None;
+    if let (Some(r), true) = (raised.as_mut(), opts.refine_apart > 0.0) {
+        let apart = (&r.log_z - &est.log_z).abs().gt(opts.refine_apart);
+        let which = apart.nonzero().squeeze_dim(1);
+        refine(
+            model,
+            &f,
+            forward_ais,
+            "AIS",
+            opts,
+            &which,
+            &mut est,
+            progress,
+        );
+        let conservative = ais::log_partition_conservative;
+        refine(model, &f, conservative, "RAISE", opts, &which, r, progress);
+        disputed_frames = Some(which.size()[0]);
+    }
     let (nll, nll_stderr) = nll_of(model, &f, &est);
     let (nll_lower_bound, ais_below_bound) = opts
         .lower_bound
         .then(|| lower_bound(model, &f, &est))
         .unzip();
-    let raise = opts.raise.then(|| {
-        let (est, _) = estimate_with_refinement(
-            model,
-            &f,
-            ais::log_partition_conservative,
-            "RAISE",
-            opts,
-            progress,
-        );
+    let raise = raised.map(|est| {
         let (nll, stderr) = nll_of(model, &f, &est);
         (nll, stderr, est.ess.mean(Kind::Double).double_value(&[]))
     });
@@ -399,6 +441,7 @@ pub fn evaluate(
         ess_mean: est.ess.mean(Kind::Double).double_value(&[]),
         ess_min: est.ess.min().double_value(&[]),
         refined_frames,
+        disputed_frames,
         nll_lower_bound,
         ais_below_bound,
         nll_conservative: raise.map(|r| r.0),
@@ -450,6 +493,7 @@ pub fn continuation_nll(
         moves: 0,
         jumps: 0,
         refine_below: 0.1,
+        refine_apart: 0.0,
         acc_samples: 1,
         gibbs: 1,
         max_rows: MAX_ROWS,
