@@ -742,23 +742,24 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     );
     assert_eq!((ais + raise) / 2.0, best_nll);
 
-    let out = rnn_rbm(
-        dir.path(),
-        &[
+    // `evaluate best.ot` of the valid pieces with 20 chains on 1 thread, and `extra`.
+    let evaluate = |extra: &[&str]| {
+        let mut args = vec![
             "evaluate",
             "best.ot",
             "--data",
             "valid",
             "--chains",
             "20",
-            "--temperatures",
-            "200",
             "--threads",
             "1",
-        ],
-    );
-    assert_ok(&out);
-    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ];
+        args.extend_from_slice(extra);
+        let out = rnn_rbm(dir.path(), &args);
+        assert_ok(&out);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let e = evaluate(&["--temperatures", "200"]);
     assert_eq!(
         (e["frames"].as_i64(), e["pieces"].as_i64()),
         (Some(96), Some(2))
@@ -795,26 +796,15 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     // On too short a path AIS errs low and RAISE high; `--refine-apart` estimates the frames where
     // they part by more than that again, by both, with 4× the temperatures: they come closer.
     let gap = |extra: &[&str]| {
-        let mut args = vec![
-            "evaluate",
-            "best.ot",
-            "--data",
-            "valid",
-            "--chains",
-            "20",
+        let short = [
             "--temperatures",
             "5",
             "--base-sweeps",
             "0",
-            "--threads",
-            "1",
             "--acc-samples",
             "1",
         ];
-        args.extend_from_slice(extra);
-        let out = rnn_rbm(dir.path(), &args);
-        assert_ok(&out);
-        let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let e = evaluate(&[&short[..], extra].concat());
         let apart = e["nll_conservative"].as_f64().unwrap() - e["nll_per_frame"].as_f64().unwrap();
         (apart, e["disputed_frames"].as_i64())
     };
@@ -823,7 +813,10 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     eprintln!("5 temperatures: {plain:.3} apart; refined: {refined:.3} ({disputed:?} frames)");
     assert_eq!(none, None);
     assert!(disputed.is_some_and(|d| d > 0 && d <= 96), "{disputed:?}");
-    assert!(refined.abs() < plain.abs() / 4.0, "refined {refined}, before {plain}");
+    assert!(
+        refined.abs() < plain.abs() / 4.0,
+        "refined {refined}, before {plain}"
+    );
 }
 
 #[test]

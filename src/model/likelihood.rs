@@ -58,6 +58,19 @@ pub struct EvalOptions {
     pub lower_bound: bool,
 }
 
+impl EvalOptions {
+    /// The AIS and RAISE settings of these options.
+    fn ais_options(&self) -> ais::AisOptions {
+        ais::AisOptions {
+            chains: self.chains,
+            temperatures: self.temperatures,
+            base_sweeps: self.base_sweeps,
+            moves: self.moves,
+            jumps: self.jumps,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::AccuracyCounts;
@@ -260,13 +273,7 @@ fn estimate_with_refinement(
     opts: &EvalOptions,
     progress: &mut dyn FnMut(&str, i64, i64),
 ) -> (ais::AisEstimate, i64) {
-    let ais_opts = ais::AisOptions {
-        chains: opts.chains,
-        temperatures: opts.temperatures,
-        base_sweeps: opts.base_sweeps,
-        moves: opts.moves,
-        jumps: opts.jumps,
-    };
+    let ais_opts = opts.ais_options();
     let mut est = log_partitions(model, f, estimator, ais_opts, opts.max_rows, &mut |d, t| {
         progress(stage, d, t)
     });
@@ -304,11 +311,8 @@ fn refine(
         &sub,
         estimator,
         ais::AisOptions {
-            chains: opts.chains,
             temperatures: opts.temperatures * 4,
-            base_sweeps: opts.base_sweeps,
-            moves: opts.moves,
-            jumps: opts.jumps,
+            ..opts.ais_options()
         },
         opts.max_rows,
         &mut |d, t| progress(&refining, d, t),
