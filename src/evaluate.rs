@@ -16,9 +16,11 @@ use crate::checkpoint::load_model;
 use crate::corpus::is_piano_roll_json;
 use crate::data::TrainingData;
 pub use crate::model::likelihood::{evaluate, EvalOptions, Evaluation};
+use crate::parts::Part;
 use crate::progress::Progress;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::path::PathBuf;
+use tch::Tensor;
 
 #[derive(clap::Args, Debug)]
 pub struct EvaluateArgs {
@@ -77,6 +79,11 @@ pub struct EvaluateArgs {
     pub gibbs: i64,
     #[arg(long, default_value_t = 1234)]
     pub seed: u64,
+    /// Score only part K of N: the pieces whose index is K modulo N, drawing from seed + K;
+    /// `rnn-rbm combine` adds the N reports up to the whole split's (for a split too long for
+    /// one sitting, or spread over machines)
+    #[arg(long, value_name = "K/N")]
+    pub part: Option<String>,
     #[command(flatten)]
     pub compute: crate::args::ComputeArgs,
 }
@@ -107,6 +114,12 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     if args.chains < 2 || args.temperatures < 1 || args.acc_samples < 1 {
         bail!("--chains must be at least 2, --temperatures and --acc-samples at least 1");
     }
+    let part = args
+        .part
+        .as_deref()
+        .map(str::parse::<Part>)
+        .transpose()
+        .map_err(|e| anyhow!("--part {e}"))?;
     let loaded = load_model(&args.checkpoint, device)?;
     let config = loaded.sidecar.model.clone();
     let (data, split) = match args.data {
@@ -122,7 +135,22 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
         ),
     };
     let data = TrainingData::load(&data, split.as_deref(), &config, 0, device)?;
-    crate::model::rng::manual_seed(args.seed as i64);
+    let pieces: Vec<Tensor> = data
+        .pieces
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| part.is_none_or(|p| p.holds(*i)))
+        .map(|(_, piece)| piece.shallow_clone())
+        .collect();
+    if let (Some(part), true) = (part, pieces.is_empty()) {
+        bail!(
+            "--part {part}: {} holds only {} pieces",
+            data.spec.path,
+            data.pieces.len()
+        );
+    }
+    let seed = args.seed + part.map_or(0, |p| p.index as u64);
+    crate::model::rng::manual_seed(seed as i64);
     let opts = EvalOptions {
         chains: args.chains,
         temperatures: args.temperatures,
@@ -141,7 +169,7 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     let result = evaluate(
         &loaded.model,
         &config,
-        &data.pieces,
+        &pieces,
         &opts,
         &mut |stage, done, total| {
             threads.adapt();
@@ -152,6 +180,9 @@ pub fn run(args: EvaluateArgs) -> Result<()> {
     json["checkpoint"] = loaded.path.display().to_string().into();
     json["data"] = data.spec.path.clone().into();
     json["split"] = data.spec.split.clone().into();
+    if let Some(part) = part {
+        json["part"] = part.to_string().into();
+    }
     println!("{json}");
     Ok(())
 }

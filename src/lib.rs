@@ -39,6 +39,7 @@ pub mod midi;
 pub mod model;
 pub mod optim;
 pub mod ornament;
+pub mod parts;
 pub mod plot;
 pub mod progress;
 pub mod render;

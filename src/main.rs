@@ -1,6 +1,6 @@
 //! The `rnn-rbm` command line: a thin dispatcher over the library's commands.
 use clap::{Parser, Subcommand};
-use rnn_rbm::{evaluate, generate, harmonize, infill, plot, render, serve, stats, train};
+use rnn_rbm::{evaluate, generate, harmonize, infill, parts, plot, render, serve, stats, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,8 @@ enum Command {
     Infill(infill::InfillArgs),
     /// Held-out negative log-likelihood (AIS) and expected frame accuracy, as one JSON object
     Evaluate(evaluate::EvaluateArgs),
+    /// Add the reports of `evaluate --part K/N` up to the whole split's, as one JSON object
+    Combine(parts::CombineArgs),
     /// Render MIDI files to WAV through a SoundFont synthesizer
     Render(render::RenderArgs),
     /// Draw a MIDI file's piano roll, or a training run's metrics, as a PNG image
@@ -46,6 +48,7 @@ fn main() {
         Command::Render(args) => render::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Evaluate(args) => evaluate::run(args),
+        Command::Combine(args) => parts::run(args),
         Command::Harmonize(args) => harmonize::run(args),
         Command::Infill(args) => infill::run(args),
         Command::Stats(args) => stats::run(args),

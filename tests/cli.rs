@@ -793,6 +793,63 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
         .unwrap()
         .starts_with("one grid step"));
 
+    // Parts of the split: `--part 0/1` is the whole run; the two halves add up (`combine`) to the
+    // whole's frames and pieces, its sampling-free bound and its notes exactly, and to its NLL
+    // within the standard errors.
+    let part = |k: &str| evaluate(&["--temperatures", "200", "--part", k]);
+    let one = part("0/1");
+    assert_eq!(one["part"], "0/1");
+    assert_eq!(one["nll_per_frame"], e["nll_per_frame"]);
+    for k in 0..2 {
+        let half = part(&format!("{k}/2"));
+        assert_eq!(
+            (half["pieces"].as_i64(), half["frames"].as_i64()),
+            (Some(1), Some(48))
+        );
+        std::fs::write(dir.path().join(format!("part{k}.json")), half.to_string()).unwrap();
+    }
+    let out = rnn_rbm(dir.path(), &["combine", "part1.json", "part0.json"]);
+    assert_ok(&out);
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            c["frames"].as_i64(),
+            c["pieces"].as_i64(),
+            c["complete"].as_bool()
+        ),
+        (Some(96), Some(2), Some(true))
+    );
+    let close = |key: &str| (c[key].as_f64().unwrap() - e[key].as_f64().unwrap()).abs();
+    assert!(close("nll_lower_bound") < 1e-9, "{c}\n{e}");
+    let notes = |r: &serde_json::Value| {
+        r["acc_counts"]["tp"].as_f64().unwrap() + r["acc_counts"]["fn"].as_f64().unwrap()
+    };
+    assert_eq!(notes(&c), notes(&e));
+    let errors = c["nll_stderr"].as_f64().unwrap() + e["nll_stderr"].as_f64().unwrap();
+    assert!(close("nll_per_frame") < 4.0 * errors + 0.02, "{c}\n{e}");
+    let out = rnn_rbm(dir.path(), &["combine", "part1.json"]);
+    assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("part(s) 0/2 missing"), "{said}");
+    assert_one_line_error(
+        &rnn_rbm(dir.path(), &["combine", "part1.json", "part1.json"]),
+        "part1.json: part 1/2 is also part1.json",
+    );
+    assert_one_line_error(
+        &rnn_rbm(
+            dir.path(),
+            &["evaluate", "best.ot", "--data", "valid", "--part", "2/8"],
+        ),
+        "--part 2/8: valid holds only 2 pieces",
+    );
+    assert_one_line_error(
+        &rnn_rbm(
+            dir.path(),
+            &["evaluate", "best.ot", "--data", "valid", "--part", "2/2"],
+        ),
+        "expected K/N with 0 ≤ K < N",
+    );
+
     // On too short a path AIS errs low and RAISE high; `--refine-apart` estimates the frames where
     // they part by more than that again, by both, with 4× the temperatures: they come closer.
     let gap = |extra: &[&str]| {

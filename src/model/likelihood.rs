@@ -116,6 +116,10 @@ pub struct Evaluation {
     /// Frame-level accuracy of one prediction per frame, percent: the notes that are on in
     /// more than half of the samples.
     pub acc_majority: f64,
+    /// The counts behind `acc` and `acc_majority`, so that the reports of parts of a split add up
+    /// to the whole's (`rnn-rbm combine`).
+    pub acc_counts: AccuracyCounts,
+    pub acc_majority_counts: AccuracyCounts,
     pub frames: i64,
     pub pieces: usize,
     /// What a frame is.
@@ -156,10 +160,11 @@ pub struct Evaluation {
 }
 
 /// True positives, false positives and false negatives summed over frames (Bay et al. 2009).
-#[derive(Default, Clone, Copy, Debug, PartialEq)]
+#[derive(Default, Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct AccuracyCounts {
     pub tp: f64,
     pub fp: f64,
+    #[serde(rename = "fn")]
     pub fn_: f64,
 }
 
@@ -431,6 +436,8 @@ pub fn evaluate(
         nll_stderr,
         acc: counts.percent(),
         acc_majority: majority.percent(),
+        acc_counts: counts,
+        acc_majority_counts: majority,
         frames: n,
         pieces: pieces.len(),
         frame_unit,

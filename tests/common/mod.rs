@@ -36,6 +36,17 @@ pub fn evaluate_valid_pieces(
     every: usize,
     pieces: usize,
 ) -> serde_json::Value {
+    evaluate_valid_pieces_with(checkpoint, data_gz, every, pieces, &[])
+}
+
+/// [`evaluate_valid_pieces`] with more flags for `evaluate` (Nottingham's `--moves 1`).
+pub fn evaluate_valid_pieces_with(
+    checkpoint: &str,
+    data_gz: &str,
+    every: usize,
+    pieces: usize,
+    extra: &[&str],
+) -> serde_json::Value {
     use std::io::Read;
     let mut raw = Vec::new();
     flate2::read::MultiGzDecoder::new(std::fs::File::open(data_gz).unwrap())
@@ -65,6 +76,7 @@ pub fn evaluate_valid_pieces(
             "1000",
         ])
         .args(["--seed", "1"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
