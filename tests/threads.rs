@@ -113,9 +113,13 @@ fn a_busy_process_beside_us_counts_as_another_s_load_and_our_own_work_does_not()
     let (after, _) = sample().unwrap();
     let total = (after.total - before.total) as f64;
     let own = (after.own - before.own) as f64 / total * cpus as f64;
+    // Our spin gets a whole core unless other processes hold the others and share ours (a fresh
+    // clone's tests beside two evaluations on 2 cores gave it 0.31 cores): then what it got must
+    // still be counted as ours, and the rest be others'.
+    let others = others_between(before, after, cpus).unwrap_or(0.0);
     assert!(
-        own >= 0.6,
-        "our own 0.8 s of spinning was counted as {own:.2} cores of ours"
+        own >= 0.6 || (own >= 0.1 && others > cpus as f64 - 1.0 - own),
+        "our own 0.8 s of spinning was counted as {own:.2} cores of ours ({others:.2} others')"
     );
 }
 
