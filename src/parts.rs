@@ -68,10 +68,12 @@ const SAME: [&str; 8] = [
     "ais_jumps",
 ];
 /// Means over frames.
-const MEANS: [&str; 6] = [
+const MEANS: [&str; 8] = [
     "nll_per_frame",
     "nll_conservative",
     "nll_lower_bound",
+    "nll_floored",
+    "nll_conservative_floored",
     "ais_below_bound",
     "ess_mean",
     "ess_conservative_mean",

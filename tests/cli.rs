@@ -788,6 +788,18 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     assert!(bound > 0.0 && bound <= nll + 3.0 * stderr + 0.02, "{e}");
     let below = e["ais_below_bound"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&below), "{e}");
+    // Every frame's estimate raised to the bound where below it: a mean of per-frame maxima is at
+    // least the larger of the two means.
+    let (floored, conservative_floored) = (
+        e["nll_floored"].as_f64().unwrap(),
+        e["nll_conservative_floored"].as_f64().unwrap(),
+    );
+    assert!(floored >= nll.max(bound) - 1e-9, "{e}");
+    assert!(
+        conservative_floored >= conservative.max(bound) - 1e-9,
+        "{e}"
+    );
+    assert!(floored <= conservative_floored + 3.0 * stderr + 0.02, "{e}");
     assert!(e["frame_unit"]
         .as_str()
         .unwrap()
@@ -821,6 +833,7 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     );
     let close = |key: &str| (c[key].as_f64().unwrap() - e[key].as_f64().unwrap()).abs();
     assert!(close("nll_lower_bound") < 1e-9, "{c}\n{e}");
+    assert!(c["nll_floored"].as_f64().unwrap() >= c["nll_lower_bound"].as_f64().unwrap() - 1e-9);
     let notes = |r: &serde_json::Value| {
         r["acc_counts"]["tp"].as_f64().unwrap() + r["acc_counts"]["fn"].as_f64().unwrap()
     };
