@@ -14,7 +14,8 @@
 //! - `ess_min` is the least of the parts'.
 //!
 //! Reports must agree on what was measured (checkpoint, data, split and estimator settings) and
-//! name each part once; missing parts leave `"complete": false`.
+//! name each part once; missing parts leave `"complete": false`, and a figure that only some
+//! reports have is left out of the whole and named in `"left_out"`.
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -157,15 +158,15 @@ pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
         frames.push(number(path, report, "frames")?);
     }
     let total: f64 = frames.iter().sum();
-    // Present in every report or in none; a key in some only is an error.
-    let present = |key: &str| -> Result<bool> {
+    // A figure in some reports only (written by another version, or without RAISE) is left out
+    // of the whole, and `left_out` says which and why.
+    let mut left_out = Vec::new();
+    let mut present = |key: &str| -> Result<bool> {
         let with = reports.iter().filter(|(_, r)| !r[key].is_null()).count();
         if with != 0 && with != reports.len() {
             let (path, _) = reports.iter().find(|(_, r)| r[key].is_null()).unwrap();
-            bail!(
-                "{}: no \"{key}\", which the other reports have",
-                path.display()
-            );
+            left_out.push(format!("{key} (not in {})", path.display()));
+            return Ok(false);
         }
         Ok(with > 0)
     };
@@ -234,6 +235,9 @@ pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
             counts.into(),
             json!({"tp": sum[0], "fp": sum[1], "fn": sum[2]}),
         );
+    }
+    if !left_out.is_empty() {
+        out.insert("left_out".into(), json!(left_out));
     }
     let parts: Vec<usize> = (0..of).filter(|&k| seen[k].is_some()).collect();
     out.insert("complete".into(), json!(parts.len() == of));
@@ -344,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn reports_that_disagree_or_repeat_a_part_are_refused_by_name() {
+    fn reports_that_disagree_or_repeat_a_part_are_refused_by_name_and_partial_figures_left_out() {
         let mut other = report("1/2", 10, 2.0, 0.1, 1.0);
         other["ais_temperatures"] = json!(4000);
         let e = combine(&parts(vec![report("0/2", 10, 2.0, 0.1, 1.0), other])).unwrap_err();
@@ -368,6 +372,11 @@ mod tests {
             e.to_string(),
             "p1.json: part 0/3, where p0.json is a part of 2"
         );
+        let mut older = report("1/2", 10, 2.0, 0.1, 1.0);
+        older.as_object_mut().unwrap().remove("ess_mean");
+        let whole = combine(&parts(vec![report("0/2", 10, 2.0, 0.1, 1.0), older])).unwrap();
+        assert!(whole.get("ess_mean").is_none());
+        assert_eq!(whole["left_out"], json!(["ess_mean (not in p1.json)"]));
         let mut whole = report("0/2", 10, 2.0, 0.1, 1.0);
         whole.as_object_mut().unwrap().remove("part");
         let e = combine(&parts(vec![whole])).unwrap_err();
