@@ -216,7 +216,13 @@ pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
     for (acc, counts) in [
         ("acc", "acc_counts"),
         ("acc_majority", "acc_majority_counts"),
+        ("acc_mode", "acc_mode_counts"),
+        ("acc_repeat", "acc_repeat_counts"),
     ] {
+        // (acc_mode and acc_repeat came later than the others.)
+        if matches!(acc, "acc_mode" | "acc_repeat") && !present(acc)? {
+            continue;
+        }
         let mut sum = [0.0; 3];
         for (path, report) in reports {
             for (s, key) in sum.iter_mut().zip(["tp", "fp", "fn"]) {
@@ -293,6 +299,8 @@ mod tests {
             "refined_frames": 1, "seconds": 1.5,
             "acc_counts": {"tp": tp, "fp": 1.0, "fn": 1.0},
             "acc_majority_counts": {"tp": 1.0, "fp": 0.0, "fn": 1.0},
+            "acc_mode": 75.0, "acc_mode_counts": {"tp": 3.0, "fp": 1.0, "fn": 0.0},
+            "acc_repeat": 0.0, "acc_repeat_counts": {"tp": 0.0, "fp": 1.0, "fn": 3.0},
         })
     }
 
@@ -334,6 +342,12 @@ mod tests {
         // ΣTP / Σ(TP + FP + FN) = 10 / 14, not the mean of 80 % and 50 %.
         assert!((whole["acc"].as_f64().unwrap() - 100.0 * 10.0 / 14.0).abs() < 1e-12);
         assert!((whole["acc_majority"].as_f64().unwrap() - 50.0).abs() < 1e-12);
+        assert!((whole["acc_mode"].as_f64().unwrap() - 75.0).abs() < 1e-12);
+        assert_eq!(
+            whole["acc_mode_counts"],
+            json!({"tp": 6.0, "fp": 2.0, "fn": 0.0})
+        );
+        assert_eq!(whole["acc_repeat"], 0.0);
         assert_eq!(whole["complete"], true);
         assert_eq!(whole["parts"], json!([0, 1]));
         assert!(whole.get("nll_conservative").is_none());
@@ -373,10 +387,27 @@ mod tests {
             "p1.json: part 0/3, where p0.json is a part of 2"
         );
         let mut older = report("1/2", 10, 2.0, 0.1, 1.0);
-        older.as_object_mut().unwrap().remove("ess_mean");
+        for key in [
+            "ess_mean",
+            "acc_mode",
+            "acc_mode_counts",
+            "acc_repeat",
+            "acc_repeat_counts",
+        ] {
+            older.as_object_mut().unwrap().remove(key);
+        }
         let whole = combine(&parts(vec![report("0/2", 10, 2.0, 0.1, 1.0), older])).unwrap();
         assert!(whole.get("ess_mean").is_none());
-        assert_eq!(whole["left_out"], json!(["ess_mean (not in p1.json)"]));
+        assert!(whole.get("acc_mode").is_none() && whole.get("acc_mode_counts").is_none());
+        assert!(whole.get("acc_repeat").is_none());
+        assert_eq!(
+            whole["left_out"],
+            json!([
+                "ess_mean (not in p1.json)",
+                "acc_mode (not in p1.json)",
+                "acc_repeat (not in p1.json)"
+            ])
+        );
         let mut whole = report("0/2", 10, 2.0, 0.1, 1.0);
         whole.as_object_mut().unwrap().remove("part");
         let e = combine(&parts(vec![whole])).unwrap_err();

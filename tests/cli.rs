@@ -774,6 +774,16 @@ fn training_with_validation_keeps_the_best_model_and_evaluate_scores_it() {
     // (ACC is estimated from samples: 68 % with the current random stream, over 70 % with an
     // earlier one.)
     assert!(acc > 60.0, "{e}");
+    // The most probable sample of each frame is the right chord more often than not; repeating
+    // the frame before, no model at all, never is (the two chords share no note).
+    assert!(e["acc_mode"].as_f64().unwrap() > 60.0, "{e}");
+    assert_eq!(e["acc_repeat"].as_f64(), Some(0.0), "{e}");
+    assert_eq!(e["acc_repeat_counts"]["tp"].as_f64(), Some(0.0), "{e}");
+    assert_eq!(
+        e["acc_repeat_counts"]["fn"].as_f64(),
+        Some(96.0 * 3.0),
+        "{e}"
+    );
     // RAISE errs high where AIS errs low: together they bracket the truth.
     let (conservative, stderr) = (
         e["nll_conservative"].as_f64().unwrap(),

@@ -116,10 +116,18 @@ pub struct Evaluation {
     /// Frame-level accuracy of one prediction per frame, percent: the notes that are on in
     /// more than half of the samples.
     pub acc_majority: f64,
-    /// The counts behind `acc` and `acc_majority`, so that the reports of parts of a split add up
-    /// to the whole's (`rnn-rbm combine`).
+    /// Frame-level accuracy of the most probable sample of each frame, percent: of the samples,
+    /// the one with the lowest free energy under the frame's conditional RBM, a guess at its mode.
+    pub acc_mode: f64,
+    /// Frame-level accuracy of no model at all, percent: each frame predicted to repeat the one
+    /// before it (a piece's first frame, silence). The figure a model's has to beat.
+    pub acc_repeat: f64,
+    /// The counts behind the four accuracies, so that the reports of parts of a split add up to
+    /// the whole's (`rnn-rbm combine`).
     pub acc_counts: AccuracyCounts,
     pub acc_majority_counts: AccuracyCounts,
+    pub acc_mode_counts: AccuracyCounts,
+    pub acc_repeat_counts: AccuracyCounts,
     pub frames: i64,
     pub pieces: usize,
     /// What a frame is.
@@ -390,6 +398,29 @@ fn lower_bound(
     })
 }
 
+/// Row by row, the more probable of `best` (samples `(N, V)` with their free energies `(N)`)
+/// and `guess` `(N, V)` under each frame's conditional RBM.
+fn heavier(
+    best: Option<(Tensor, Tensor)>,
+    guess: Tensor,
+    model: &RnnRbm,
+    f: &Frames,
+) -> (Tensor, Tensor) {
+    tch::no_grad(|| {
+        let energy = free_energy(&guess, &model.w, &f.bv, &f.bh);
+        match best {
+            None => (guess, energy),
+            Some((best, best_energy)) => {
+                let lower = energy.lt_tensor(&best_energy);
+                (
+                    guess.where_self(&lower.unsqueeze(1), &best),
+                    energy.minimum(&best_energy),
+                )
+            }
+        }
+    })
+}
+
 /// Evaluates `model` on `pieces` (each `(n_i, V)`).
 pub fn evaluate(
     model: &RnnRbm,
@@ -436,14 +467,23 @@ pub fn evaluate(
     });
     // Expected accuracy over samples of each frame's conditional, and the accuracy of one
     // prediction per frame: the notes on in more than half of the samples.
+    // And the accuracy of the most probable sample (lowest free energy) of each frame.
     let mut counts = AccuracyCounts::default();
     let mut on_count = f.v.zeros_like();
+    let mut mode: Option<(Tensor, Tensor)> = None;
     for s in 0..opts.acc_samples {
         let guess = gibbs_chain_moving(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs, opts.moves);
         counts.add(&guess, &f.v);
         on_count += &guess;
+        mode = Some(heavier(mode, guess, model, &f));
         progress("accuracy", s + 1, opts.acc_samples);
     }
+    let mut mode_counts = AccuracyCounts::default();
+    if let Some((guess, _)) = &mode {
+        mode_counts.add(guess, &f.v);
+    }
+    let mut repeat = AccuracyCounts::default();
+    repeat.add(&f.prev, &f.v);
     let mut majority = AccuracyCounts::default();
     majority.add(
         &on_count
@@ -467,8 +507,12 @@ pub fn evaluate(
         nll_stderr,
         acc: counts.percent(),
         acc_majority: majority.percent(),
+        acc_mode: mode_counts.percent(),
+        acc_repeat: repeat.percent(),
         acc_counts: counts,
         acc_majority_counts: majority,
+        acc_mode_counts: mode_counts,
+        acc_repeat_counts: repeat,
         frames: n,
         pieces: pieces.len(),
         frame_unit,
