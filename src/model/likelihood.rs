@@ -120,7 +120,7 @@ pub struct Evaluation {
     /// the one with the lowest free energy under the frame's conditional RBM, a guess at its mode.
     pub acc_mode: f64,
     /// Frame-level accuracy of no model at all, percent: each frame predicted to repeat the one
-    /// before it (a piece's first frame, silence). The figure a model's has to beat.
+    /// before it (a piece's first frame, silence). The figure a model has to beat.
     pub acc_repeat: f64,
     /// The counts behind the four accuracies, so that the reports of parts of a split add up to
     /// the whole's (`rnn-rbm combine`).
