@@ -119,8 +119,9 @@ fn number(path: &Path, report: &Value, key: &str) -> Result<f64> {
         .with_context(|| format!("{}: no number \"{key}\"", path.display()))
 }
 
-/// The whole split's report from the reports of its parts (see the module's documentation).
-pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
+/// Checks that `reports` are distinct parts of one evaluation; returns N, which of the N parts
+/// are there, and each report's frames.
+fn check_parts(reports: &[(PathBuf, Value)]) -> Result<(usize, Vec<bool>, Vec<f64>)> {
     let Some((first_path, first)) = reports.first() else {
         bail!("no reports to combine");
     };
@@ -157,6 +158,13 @@ pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
         }
         frames.push(number(path, report, "frames")?);
     }
+    Ok((of, seen.iter().map(Option::is_some).collect(), frames))
+}
+
+/// The whole split's report from the reports of its parts (see the module's documentation).
+pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
+    let (of, seen, frames) = check_parts(reports)?;
+    let first = &reports[0].1;
     let total: f64 = frames.iter().sum();
     // A figure in some reports only (written by another version, or without RAISE) is left out
     // of the whole, and `left_out` says which and why.
@@ -245,7 +253,7 @@ pub fn combine(reports: &[(PathBuf, Value)]) -> Result<Value> {
     if !left_out.is_empty() {
         out.insert("left_out".into(), json!(left_out));
     }
-    let parts: Vec<usize> = (0..of).filter(|&k| seen[k].is_some()).collect();
+    let parts: Vec<usize> = (0..of).filter(|&k| seen[k]).collect();
     out.insert("complete".into(), json!(parts.len() == of));
     out.insert("parts".into(), json!(parts));
     out.insert("of".into(), json!(of));
