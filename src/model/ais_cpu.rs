@@ -114,8 +114,26 @@ struct Scratch {
     /// Visible probabilities summed over the base sweeps.
     total: Vec<f32>,
     on_v: Vec<u32>,
+    /// The visible units before the last Gibbs step's sample.
+    prev_on: Vec<u32>,
+    /// Whether `x` is exactly what [`hidden_input`] gives for `on_v` (not after note moves,
+    /// which update it by differences).
+    x_fresh: bool,
+    /// Counts the changes of `x`, so that [`Exps`] knows when its values still hold.
+    x_gen: u64,
+    exps: Exps,
     hidden: HiddenSample,
     modes: Modes,
+}
+
+/// `exp(−|β x_j|)` of every hidden unit at one `β`, for the `x` of generation `gen`: the
+/// neighbouring temperatures of the path share one `β`, so when a Gibbs step leaves the visible
+/// units as they were (`x` unchanged, as often in a sharp RBM), [`softplus_gap`] computes one
+/// exponential per unit instead of two, with the same values.
+struct Exps {
+    e: Vec<f32>,
+    beta: f32,
+    gen: u64,
 }
 
 /// One frame's heavy vectors for [`Jumps`] ([`AisOptions::jumps`] of them, found by
@@ -145,6 +163,14 @@ impl Scratch {
             p_base: vec![0.0; nv],
             total: vec![0.0; nv],
             on_v: Vec::with_capacity(nv),
+            prev_on: Vec::with_capacity(nv),
+            x_fresh: false,
+            x_gen: 0,
+            exps: Exps {
+                e: vec![0.0; nh],
+                beta: f32::NAN,
+                gen: 0,
+            },
             hidden: HiddenSample::new(m),
             modes: Modes {
                 on: Vec::new(),
@@ -169,6 +195,15 @@ fn run_frame(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            unsafe { avx512(m, f, opts, betas, s, ba, log_w) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2, checked just above.
             unsafe { avx2(m, f, opts, betas, s, ba, log_w) };
@@ -183,6 +218,22 @@ fn run_frame(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn avx2(
+    m: &Model,
+    f: &Frame,
+    opts: AisOptions,
+    betas: &[f32],
+    s: &mut Scratch,
+    ba: &mut [f32],
+    log_w: &mut [f32],
+) {
+    frame(m, f, opts, betas, s, ba, log_w)
+}
+
+/// [`frame`] compiled for AVX-512 (16 floats per instruction); the same operations in the same
+/// order, so the same figures.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+unsafe fn avx512(
     m: &Model,
     f: &Frame,
     opts: AisOptions,
@@ -335,14 +386,14 @@ fn forward(
 ) -> f64 {
     sample_on(&s.p_base, lane, &mut s.u[..m.nv], &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    s.new_x(true);
     s.hidden.reset();
     let mut log_w = 0f64;
     let last = betas.len() - 1;
     for k in 1..=last {
         let (a, b) = (betas[k - 1], betas[k]);
         let bias = sum_on(&s.gap, &s.on_v);
-        log_w += (b - a) as f64 * bias
-            + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+        log_w += (b - a) as f64 * bias + s.softplus_gap::<true>(a, b, m.nh);
         if k < last {
             std::mem::swap(&mut s.sig_a, &mut s.sig_b);
             gibbs(m, f, b, ba, lane, s);
@@ -370,6 +421,7 @@ fn reverse(
 ) -> f64 {
     set_on(v, &mut s.on_v);
     hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    s.new_x(true);
     s.hidden.reset();
     let last = betas.len() - 1;
     sigmoid_into(betas[last], &s.x[..m.nh], &mut s.sig_a);
@@ -382,8 +434,7 @@ fn reverse(
         }
         gibbs(m, f, b, ba, lane, s);
         let bias = sum_on(&s.gap, &s.on_v);
-        log_w -= (b - a) as f64 * bias
-            + softplus_gap(a, b, &s.x[..m.nh], &mut s.sig_a, &mut s.sig_b, &mut s.d);
+        log_w -= (b - a) as f64 * bias + s.softplus_gap::<false>(a, b, m.nh);
     }
     log_w
 }
@@ -396,8 +447,12 @@ fn gibbs(m: &Model, f: &Frame, beta: f32, ba: &[f32], lane: &mut Lanes, s: &mut 
     for (((p, a), g), x) in s.pre.iter_mut().zip(ba).zip(&s.gap).zip(s.hidden.input()) {
         *p = sigmoid(beta * x + a + beta * g);
     }
+    std::mem::swap(&mut s.on_v, &mut s.prev_on);
     sample_on(&s.pre[..m.nv], lane, &mut s.u[..m.nv], &mut s.on_v);
-    hidden_input(m, f.bh, &s.on_v, &mut s.x);
+    if !(s.x_fresh && s.on_v == s.prev_on) {
+        hidden_input(m, f.bh, &s.on_v, &mut s.x);
+        s.new_x(true);
+    }
 }
 
 /// [`kernel::move_notes`] at `β = β_k` for the AIS path's RBM: visible biases `ba + β (bv −
@@ -424,6 +479,35 @@ fn move_notes(m: &Model, beta: f32, k: usize, ba: &[f32], lane: &mut Lanes, s: &
         &mut s.d,
         jumps.as_ref(),
     );
+    s.new_x(false);
+}
+
+impl Scratch {
+    /// `x` changed: computed from `on_v` by [`hidden_input`] (`fresh`), or by note moves.
+    #[inline(always)]
+    fn new_x(&mut self, fresh: bool) {
+        self.x_fresh = fresh;
+        self.x_gen += 1;
+    }
+
+    /// [`softplus_gap`] of the first `nh` units of `x`, reusing [`Exps`] where the shared
+    /// temperature's exponentials are still those of this `x` (`a` on the way up, `FORWARD`;
+    /// `b` on the way down), and keeping the other temperature's for the next call.
+    #[inline(always)]
+    fn softplus_gap<const FORWARD: bool>(&mut self, a: f32, b: f32, nh: usize) -> f64 {
+        let (shared, kept) = if FORWARD { (a, b) } else { (b, a) };
+        let exps = &mut self.exps;
+        let reuse = exps.gen == self.x_gen && exps.beta == shared;
+        exps.beta = kept;
+        exps.gen = self.x_gen;
+        let (x, e) = (&self.x[..nh], &mut exps.e[..nh]);
+        let (sa, sb, d) = (&mut self.sig_a, &mut self.sig_b, &mut self.d);
+        if reuse {
+            softplus_gap::<FORWARD, true>(a, b, x, e, sa, sb, d)
+        } else {
+            softplus_gap::<FORWARD, false>(a, b, x, e, sa, sb, d)
+        }
+    }
 }
 
 /// `Σ_j softplus(b x_j) − softplus(a x_j)` for `0 ≤ a < b`, with `σ(a x)` and `σ(b x)` written
@@ -436,22 +520,35 @@ fn move_notes(m: &Model, beta: f32, k: usize, ba: &[f32], lane: &mut Lanes, s: &
 /// Every ratio lies in `(½, 2)`: the products run in 8 lanes over blocks of [`PRODUCT_BLOCK`]
 /// units (far from float32's range), and each block costs one `ln`. Per unit: two `exp`, one
 /// division (shared by the ratio and both sigmoids), no logarithm. `d` is work space as long as
-/// `x`.
+/// `x`. `e` holds `exp(−|β x_j|)` at the temperature shared with the next call (`b` when
+/// `FORWARD`, else `a`) on return; with `REUSE` it holds, on entry, those of the other one.
 #[inline(always)]
-fn softplus_gap(
+fn softplus_gap<const FORWARD: bool, const REUSE: bool>(
     a: f32,
     b: f32,
     x: &[f32],
+    e: &mut [f32],
     sig_a: &mut [f32],
     sig_b: &mut [f32],
     d: &mut [f32],
 ) -> f64 {
     let n = x.len();
-    let (sig_a, sig_b, d) = (&mut sig_a[..n], &mut sig_b[..n], &mut d[..n]);
+    let (e, sig_a, sig_b, d) = (&mut e[..n], &mut sig_a[..n], &mut sig_b[..n], &mut d[..n]);
+    let (shared, kept) = if FORWARD { (a, b) } else { (b, a) };
     for j in 0..n {
         let xj = x[j];
-        let ea = exp_nonpositive(-(a * xj).abs());
-        let eb = exp_nonpositive(-(b * xj).abs());
+        let e_shared = if REUSE {
+            e[j]
+        } else {
+            exp_nonpositive(-(shared * xj).abs())
+        };
+        let e_kept = exp_nonpositive(-(kept * xj).abs());
+        e[j] = e_kept;
+        let (ea, eb) = if FORWARD {
+            (e_shared, e_kept)
+        } else {
+            (e_kept, e_shared)
+        };
         let (one_a, one_b) = (1.0 + ea, 1.0 + eb);
         let inv = 1.0 / (one_a * one_b);
         let (ra, rb) = (one_b * inv, one_a * inv);
@@ -509,7 +606,8 @@ mod tests {
             (0.0, 1.0),
         ] {
             let (mut sa, mut sb, mut d) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
-            let got = softplus_gap(a, b, &x, &mut sa, &mut sb, &mut d);
+            let mut e = vec![0f32; x.len()];
+            let got = softplus_gap::<true, false>(a, b, &x, &mut e, &mut sa, &mut sb, &mut d);
             let want: f64 = x
                 .iter()
                 .map(|&x| sp(b as f64 * x as f64) - sp(a as f64 * x as f64))
@@ -531,5 +629,37 @@ mod tests {
         }
         assert_eq!(sigmoid(0.0), 0.5);
         assert!(sigmoid(-200.0) < 1e-37 && sigmoid(200.0) == 1.0);
+    }
+
+    #[test]
+    fn reusing_the_shared_temperatures_exponentials_gives_the_same_bits_both_ways() {
+        let x: Vec<f32> = (0..150).map(|j| (j as f32 - 75.0) * 0.31 + 0.013).collect();
+        let n = x.len();
+        let run = |a: f32, b: f32, e: &mut Vec<f32>, forward: bool, reuse: bool| {
+            let (mut sa, mut sb, mut d) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+            let gap = match (forward, reuse) {
+                (true, true) => softplus_gap::<true, true>(a, b, &x, e, &mut sa, &mut sb, &mut d),
+                (true, false) => softplus_gap::<true, false>(a, b, &x, e, &mut sa, &mut sb, &mut d),
+                (false, true) => softplus_gap::<false, true>(a, b, &x, e, &mut sa, &mut sb, &mut d),
+                (false, false) => {
+                    softplus_gap::<false, false>(a, b, &x, e, &mut sa, &mut sb, &mut d)
+                }
+            };
+            (gap.to_bits(), sa, sb)
+        };
+        let (b0, b1, b2) = (0.31f32, 0.32f32, 0.33f32);
+        for forward in [true, false] {
+            let mut e = vec![0f32; n];
+            // Up the path: (b0, b1) keeps b1's, which (b1, b2) shares; down: (b1, b2) keeps b1's.
+            let ((a1, c1), (a2, c2)) = if forward {
+                ((b0, b1), (b1, b2))
+            } else {
+                ((b1, b2), (b0, b1))
+            };
+            run(a1, c1, &mut e, forward, false);
+            let reused = run(a2, c2, &mut e, forward, true);
+            let fresh = run(a2, c2, &mut vec![0f32; n], forward, false);
+            assert_eq!(reused, fresh, "forward {forward}");
+        }
     }
 }
