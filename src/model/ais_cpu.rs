@@ -200,7 +200,7 @@ fn run_frame(
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("avx512dq")
         {
-            // SAFETY: the CPU has AVX-512F, checked just above.
+            // SAFETY: the CPU has AVX-512 F, VL, BW and DQ, checked just above.
             unsafe { avx512(m, f, opts, betas, s, ba, log_w) };
             return;
         }
@@ -518,8 +518,8 @@ impl Scratch {
 /// ```
 ///
 /// Every ratio lies in `(½, 2)`: the products run in 8 lanes over blocks of [`PRODUCT_BLOCK`]
-/// units (far from float32's range), and each block costs one `ln`. Per unit: two `exp`, one
-/// division (shared by the ratio and both sigmoids), no logarithm. `d` is work space as long as
+/// units (far from float32's range), and each block costs one `ln`. Per unit: two `exp` (one
+/// with `REUSE`), one division (shared by the ratio and both sigmoids), no logarithm. `d` is work space as long as
 /// `x`. `e` holds `exp(−|β x_j|)` at the temperature shared with the next call (`b` when
 /// `FORWARD`, else `a`) on return; with `REUSE` it holds, on entry, those of the other one.
 #[inline(always)]
