@@ -39,7 +39,7 @@ pub fn log_mass_near(w: &Tensor, bv: &Tensor, bh: &Tensor, anchors: &[&Tensor]) 
             while let Some((f, o)) = next() {
                 let (nv, nh) = (m.nv, m.nh);
                 let at: Vec<&[f32]> = anchors.iter().map(|a| &a[f * nv..(f + 1) * nv]).collect();
-                *o = frame(
+                *o = run_frame(
                     m,
                     &bv[f * nv..(f + 1) * nv],
                     &bh[f * nh..(f + 1) * nh],
@@ -106,6 +106,7 @@ impl Work {
 /// The `k` heaviest distinct vectors (sorted sounding notes, heaviest first) of the same
 /// neighbourhoods as the bound's, around `anchors` (each `V`) of one frame's RBM `bv (V)`,
 /// `bh (H)`: where a sharp RBM's modes are, for [`super::kernel::Jumps`].
+#[inline(always)]
 pub(super) fn heaviest(
     m: &Model,
     bv: &[f32],
@@ -122,8 +123,44 @@ pub(super) fn heaviest(
     s.top.drain(..).map(|(_, on)| on).collect()
 }
 
+/// [`frame`] in the widest build the CPU runs: AVX-512, AVX2, or plain SSE2 (the same operations
+/// in the same order in each, so the same bits).
+fn run_frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            // SAFETY: the CPU has AVX-512 F, VL, BW and DQ, checked just above.
+            return unsafe { frame_avx512(m, bv, bh, anchors, s) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { frame_avx2(m, bv, bh, anchors, s) };
+        }
+    }
+    frame(m, bv, bh, anchors, s)
+}
+
+/// [`frame`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn frame_avx2(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
+    frame(m, bv, bh, anchors, s)
+}
+
+/// [`frame`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq")]
+unsafe fn frame_avx512(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
+    frame(m, bv, bh, anchors, s)
+}
+
 /// One frame: `−F` of every vector of the neighbourhoods of the anchors, then of the heaviest
 /// vectors found ([`ROUNDS`] × [`PER_ROUND`]), each counted once; log-summed.
+#[inline(always)]
 fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
     explore(m, bv, bh, anchors, s);
     let top = s.terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -132,6 +169,7 @@ fn frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) ->
 
 /// `s.terms`: `−F` of every vector of the neighbourhoods of the anchors and of the heaviest
 /// vectors found ([`ROUNDS`] × [`PER_ROUND`]), each counted once.
+#[inline(always)]
 fn explore(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) {
     s.terms.clear();
     s.counted.clear();
@@ -167,6 +205,7 @@ fn explore(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) 
 
 /// Counts the vector `on` (sorted sounding notes), the vectors one unit away, those with one
 /// note moved and the shifts of its chord, where not counted yet; keeps the heaviest in `s.best`.
+#[inline(always)]
 fn expand(m: &Model, bv: &[f32], bh: &[f32], on: &[u32], s: &mut Work) {
     let (nv, nh) = (m.nv, m.nh);
     let row = |k: usize| &m.w[k * m.nh_pad..k * m.nh_pad + nh];

@@ -17,6 +17,7 @@
 //!   it, AIS has missed part of a frame's distribution for certain.
 //!
 //! For the `seed` layout a "frame" is one visible vector (5 grid steps, sounding and onset bits).
+use super::gibbs_cpu;
 use super::rbm::{free_energy, gibbs_chain_moving};
 use super::rnn_rbm::{previous_frames, shifted};
 use super::{ais, RnnRbm};
@@ -421,6 +422,33 @@ fn heavier(
     })
 }
 
+/// One accuracy sample of every frame `(N, V)`: a Gibbs chain of the frame's conditional RBM,
+/// `opts.gibbs` steps (note moves after every `opts.moves`-th) from the previous frame. On the
+/// CPU in float32, one fused chain per frame ([`gibbs_cpu`], as training's negative phase), else
+/// by tensor operations; the two draw different random numbers, so the accuracies differ within
+/// their noise.
+fn predict(model: &RnnRbm, f: &Frames, opts: &EvalOptions) -> Tensor {
+    let (w, moves) = (&model.w, opts.moves);
+    if gibbs_cpu::applicable(w) {
+        tch::no_grad(|| {
+            let none = None;
+            gibbs_cpu::negative_phase_of(
+                w,
+                &f.bv,
+                &f.bh,
+                &f.v,
+                Some(&f.prev),
+                opts.gibbs,
+                moves,
+                none,
+            )
+            .neg
+        })
+    } else {
+        gibbs_chain_moving(&f.prev, w, &f.bv, &f.bh, opts.gibbs, moves)
+    }
+}
+
 /// Evaluates `model` on `pieces` (each `(n_i, V)`).
 pub fn evaluate(
     model: &RnnRbm,
@@ -472,7 +500,7 @@ pub fn evaluate(
     let mut on_count = f.v.zeros_like();
     let mut mode: Option<(Tensor, Tensor)> = None;
     for s in 0..opts.acc_samples {
-        let guess = gibbs_chain_moving(&f.prev, &model.w, &f.bv, &f.bh, opts.gibbs, opts.moves);
+        let guess = predict(model, &f, opts);
         counts.add(&guess, &f.v);
         on_count += &guess;
         mode = Some(heavier(mode, guess, model, &f));
