@@ -430,20 +430,10 @@ fn heavier(
 fn predict(model: &RnnRbm, f: &Frames, opts: &EvalOptions) -> Tensor {
     let (w, moves) = (&model.w, opts.moves);
     if gibbs_cpu::applicable(w) {
-        tch::no_grad(|| {
-            let none = None;
-            gibbs_cpu::negative_phase_of(
-                w,
-                &f.bv,
-                &f.bh,
-                &f.v,
-                Some(&f.prev),
-                opts.gibbs,
-                moves,
-                none,
-            )
-            .neg
-        })
+        let (v, start) = (&f.v, Some(&f.prev));
+        let chain =
+            || gibbs_cpu::negative_phase_of(w, &f.bv, &f.bh, v, start, opts.gibbs, moves, None);
+        tch::no_grad(chain).neg
     } else {
         gibbs_chain_moving(&f.prev, w, &f.bv, &f.bh, opts.gibbs, moves)
     }
