@@ -25,7 +25,7 @@ use super::ais::AisOptions;
 use super::bound;
 use super::kernel::{
     self, exp_nonpositive, floats, hidden_input, notes_hash, sample_on, set_on, sigmoid,
-    sigmoid_into, softplus_sum, sum_on, HiddenSample, Jumps, Lanes, Model,
+    sigmoid_into, softplus_sum, sum_on, HiddenSample, Jumps, Lanes, Model, Simd,
 };
 use super::rng;
 use tch::{Device, Kind, Tensor};
@@ -193,24 +193,15 @@ fn run_frame(
     ba: &mut [f32],
     log_w: &mut [f32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
-            // SAFETY: the CPU has AVX-512 F, VL, BW and DQ, checked just above.
-            unsafe { avx512(m, f, opts, betas, s, ba, log_w) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            unsafe { avx2(m, f, opts, betas, s, ba, log_w) };
-            return;
-        }
+    match kernel::simd() {
+        // SAFETY: `simd` found AVX-512 F, VL, BW and DQ on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { avx512(m, f, opts, betas, s, ba, log_w) },
+        // SAFETY: `simd` found AVX2 on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { avx2(m, f, opts, betas, s, ba, log_w) },
+        _ => frame(m, f, opts, betas, s, ba, log_w),
     }
-    frame(m, f, opts, betas, s, ba, log_w)
 }
 
 /// [`frame`] compiled for AVX2 (8 floats per instruction instead of SSE2's 4); the same
@@ -519,8 +510,8 @@ impl Scratch {
 ///
 /// Every ratio lies in `(½, 2)`: the products run in 8 lanes over blocks of [`PRODUCT_BLOCK`]
 /// units (far from float32's range), and each block costs one `ln`. Per unit: two `exp` (one
-/// with `REUSE`), one division (shared by the ratio and both sigmoids), no logarithm. `d` is work space as long as
-/// `x`. `e` holds `exp(−|β x_j|)` at the temperature shared with the next call (`b` when
+/// with `REUSE`), one division (shared by the ratio and both sigmoids), no logarithm. `d` is work
+/// space as long as `x`. `e` holds `exp(−|β x_j|)` at the temperature shared with the next call (`b` when
 /// `FORWARD`, else `a`) on return; with `REUSE` it holds, on entry, those of the other one.
 #[inline(always)]
 fn softplus_gap<const FORWARD: bool, const REUSE: bool>(

@@ -19,7 +19,8 @@
 //! Shapes: `w (V, H)`, `bv (F, V)`, `bh (F, H)`, each anchor `(F, V)`; the result is `(F)`,
 //! double. Float32 arithmetic on the CPU whatever the tensors' device, summed in double.
 use super::kernel::{
-    chord_shift, floats, hidden_input, notes_hash as hash, set_on, softplus_sum, Model, MOVE_REACH,
+    chord_shift, floats, hidden_input, notes_hash as hash, set_on, simd, softplus_sum, Model, Simd,
+    MOVE_REACH,
 };
 use std::collections::HashSet;
 use tch::{Kind, Tensor};
@@ -126,22 +127,15 @@ pub(super) fn heaviest(
 /// [`frame`] in the widest build the CPU runs: AVX-512, AVX2, or plain SSE2 (the same operations
 /// in the same order in each, so the same bits).
 fn run_frame(m: &Model, bv: &[f32], bh: &[f32], anchors: &[&[f32]], s: &mut Work) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512dq")
-        {
-            // SAFETY: the CPU has AVX-512 F, VL, BW and DQ, checked just above.
-            return unsafe { frame_avx512(m, bv, bh, anchors, s) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            return unsafe { frame_avx2(m, bv, bh, anchors, s) };
-        }
+    match simd() {
+        // SAFETY: `simd` found AVX-512 F, VL, BW and DQ on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { frame_avx512(m, bv, bh, anchors, s) },
+        // SAFETY: `simd` found AVX2 on this CPU.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { frame_avx2(m, bv, bh, anchors, s) },
+        _ => frame(m, bv, bh, anchors, s),
     }
-    frame(m, bv, bh, anchors, s)
 }
 
 /// [`frame`] compiled for AVX2.

@@ -79,6 +79,34 @@ pub(super) fn share_out<I>(
     });
 }
 
+/// The widest vector instructions of this CPU that the kernels have a build for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Simd {
+    /// AVX-512 F, VL, BW and DQ: what the kernels' AVX-512 builds enable.
+    Avx512,
+    Avx2,
+    /// Neither (or not x86-64): the plain build.
+    Base,
+}
+
+/// [`Simd`] of this CPU (the standard library caches the detection).
+pub(super) fn simd() -> Simd {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            return Simd::Avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Simd::Avx2;
+        }
+    }
+    Simd::Base
+}
+
 /// The shared weights, and their transpose for the visible side, each row padded with zeros
 /// to a whole number of [`BLOCK`]s.
 pub(super) struct Model {
