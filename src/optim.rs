@@ -34,22 +34,49 @@ pub struct Optimizer {
     pub weight_decay: f64,
     /// Parameters in a fixed order, with their checkpoint names.
     params: Vec<(String, Tensor)>,
+    /// Adam's moments, one per parameter: views into `flat_moments` when the parameters share a
+    /// kind and a device, so that [`step_flat`](Self::step_flat) can update all at once.
     first_moment: Vec<Tensor>,
     second_moment: Vec<Tensor>,
+    /// The moments of every parameter end to end, `(N,)` each, `N` the parameters' total size.
+    flat_moments: Option<(Tensor, Tensor)>,
     steps: i64,
 }
 
 impl Optimizer {
     /// `params`: the tensors to update (each must require grad), named as in the checkpoint.
     pub fn new(kind: OptimizerKind, lr: f64, clip: f64, params: Vec<(String, Tensor)>) -> Self {
-        let zeros = |p: &Vec<(String, Tensor)>| p.iter().map(|(_, t)| t.zeros_like()).collect();
+        let alike = params
+            .windows(2)
+            .all(|w| (w[0].1.kind(), w[0].1.device()) == (w[1].1.kind(), w[1].1.device()));
+        let (first_moment, second_moment, flat_moments) = match params.first() {
+            Some((_, p0)) if alike => {
+                let total: i64 = params.iter().map(|(_, p)| p.numel() as i64).sum();
+                let flat = || Tensor::zeros([total], (p0.kind(), p0.device()));
+                let (m, s) = (flat(), flat());
+                let mut offset = 0;
+                let (mut ms, mut ss) = (Vec::new(), Vec::new());
+                for (_, p) in &params {
+                    let n = p.numel() as i64;
+                    ms.push(m.narrow(0, offset, n).view(p.size().as_slice()));
+                    ss.push(s.narrow(0, offset, n).view(p.size().as_slice()));
+                    offset += n;
+                }
+                (ms, ss, Some((m, s)))
+            }
+            _ => {
+                let zeros = || params.iter().map(|(_, t)| t.zeros_like()).collect();
+                (zeros(), zeros(), None)
+            }
+        };
         Optimizer {
             kind,
             lr,
             clip,
             weight_decay: 0.0,
-            first_moment: zeros(&params),
-            second_moment: zeros(&params),
+            first_moment,
+            second_moment,
+            flat_moments,
             params,
             steps: 0,
         }
@@ -73,6 +100,15 @@ impl Optimizer {
             self.step_fused(t);
             return;
         }
+        if self.flat_applicable() {
+            self.step_flat(t);
+            return;
+        }
+        self.step_each(t);
+    }
+
+    /// [`step`](Self::step) one parameter at a time, in tensor operations: a dozen per parameter.
+    fn step_each(&mut self, t: f64) {
         tch::no_grad(|| {
             for (i, (name, p)) in self.params.iter().enumerate() {
                 let g = p.grad();
@@ -98,6 +134,48 @@ impl Optimizer {
                         let _ = p.g_add_(&(m_hat / (s_hat.sqrt() + EPS) * -self.lr));
                     }
                 }
+            }
+        });
+        self.zero_grad();
+    }
+
+    /// Whether [`step_flat`](Self::step_flat) can run: Adam, moments laid end to end, and a
+    /// gradient for every parameter (a training update; pre-training updates only the RBM's).
+    fn flat_applicable(&self) -> bool {
+        self.kind == OptimizerKind::Adam
+            && self.flat_moments.is_some()
+            && self.params.iter().all(|(_, p)| p.grad().defined())
+    }
+
+    /// [`step_each`](Self::step_each)'s Adam over all parameters at once: their gradients end to
+    /// end in one vector, the moments' updates and the step on it, then one addition per
+    /// parameter. The same element-wise operations in the same order, so the same bits, in about
+    /// 40 tensor operations instead of 17 per parameter: on a GPU each is a kernel launch, and a
+    /// training update's launches, not its arithmetic, take its time.
+    fn step_flat(&mut self, t: f64) {
+        let (m, s) = self.flat_moments.as_ref().expect("flat moments");
+        let (mut m, mut s) = (m.shallow_clone(), s.shallow_clone());
+        tch::no_grad(|| {
+            let grads: Vec<Tensor> = self
+                .params
+                .iter()
+                .map(|(_, p)| p.grad().reshape([-1]))
+                .collect();
+            let g = Tensor::cat(&grads, 0).clamp(-self.clip, self.clip);
+            let _ = m.g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
+            let _ = s.g_mul_scalar_(BETA2).g_add_(&(&g * &g * (1.0 - BETA2)));
+            let m_hat = &m / (1.0 - BETA1.powf(t));
+            let s_hat = &s / (1.0 - BETA2.powf(t));
+            let update = m_hat / (s_hat.sqrt() + EPS) * -self.lr;
+            let mut offset = 0;
+            for (name, p) in &self.params {
+                let n = p.numel() as i64;
+                let mut p = p.shallow_clone();
+                if self.weight_decay > 0.0 && name.starts_with('W') {
+                    let _ = p.g_mul_scalar_(1.0 - self.lr * self.weight_decay);
+                }
+                let _ = p.g_add_(&update.narrow(0, offset, n).view(p.size().as_slice()));
+                offset += n;
             }
         });
         self.zero_grad();
@@ -142,8 +220,9 @@ impl Optimizer {
                 1.0
             };
             // SAFETY: all four tensors are contiguous float32 CPU tensors of `n` elements
-            // (checked by `fused_applicable`; moments are built like their parameter), distinct
-            // storages, and nothing else touches them during the loop.
+            // (checked by `fused_applicable`; moments are built like their parameter), in memory
+            // that does not overlap (the moments of different parameters share a storage, in
+            // disjoint ranges), and nothing else touches them during the loop.
             let (p, g, m, s) = unsafe {
                 (
                     std::slice::from_raw_parts_mut(p.data_ptr() as *mut f32, n),
@@ -173,14 +252,10 @@ impl Optimizer {
     pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
         for (i, (name, _)) in self.params.iter().enumerate() {
-            out.push((
-                format!("optim.m.{name}"),
-                self.first_moment[i].shallow_clone(),
-            ));
-            out.push((
-                format!("optim.s.{name}"),
-                self.second_moment[i].shallow_clone(),
-            ));
+            // Copies: the moments may be views of the flat ones, and a checkpoint holds each
+            // parameter's alone.
+            out.push((format!("optim.m.{name}"), self.first_moment[i].copy()));
+            out.push((format!("optim.s.{name}"), self.second_moment[i].copy()));
         }
         out.push(("optim.steps".into(), Tensor::from_slice(&[self.steps])));
         out
@@ -208,7 +283,8 @@ impl Optimizer {
                         p.size()
                     );
                 }
-                *slot = t.to_device(p.device()).to_kind(p.kind());
+                // Copied in, not replaced: the moments may be views of the flat ones.
+                tch::no_grad(|| slot.copy_(t));
             }
         }
         Ok(())

@@ -7,6 +7,10 @@
 //! threads. The states are a SplitMix64 hash of the seed given to [`manual_seed`], of how many
 //! times the state tensor has been (re)built since, and of the element's index — so a seed fixes
 //! every sample, whatever other threads do with libtorch's own generator.
+//!
+//! On a GPU, [`uniform`] and [`bernoulli`] draw from libtorch's CUDA generator instead (seeded by
+//! [`manual_seed`] as well): one kernel launch a draw instead of ten, where launches bound the
+//! small tensors of a training update. [`random_bits`] itself gives the same bits on every device.
 use std::cell::RefCell;
 use tch::{Device, Tensor};
 
@@ -100,7 +104,15 @@ pub fn random_bits(n: i64, device: Device) -> Tensor {
 }
 
 /// `n` uniform numbers in `[0, 1)` of `kind` on `device` (multiples of 2⁻³¹), as a flat tensor.
+///
+/// On a GPU they come from libtorch's own generator (seeded by [`manual_seed`] too): one kernel
+/// launch where the bit generator takes ten, and launches, not arithmetic, bound the small
+/// tensors of a training update there. The CPU keeps the bit generator ([`random_bits`], whose
+/// bits are the same on every device).
 pub fn uniform(n: i64, kind: tch::Kind, device: Device) -> Tensor {
+    if device.is_cuda() {
+        return Tensor::rand([n], (kind, device));
+    }
     random_bits(n, device).to_kind(kind) * (1.0 / 2147483648.0)
 }
 
@@ -111,10 +123,14 @@ pub fn uniform(n: i64, kind: tch::Kind, device: Device) -> Tensor {
 /// In float32 the largest 31-bit draws round up to `u = 1`, and a probability that underflowed
 /// to 0 would give −1: the sample is clamped at 0 (a sharp model's chains hit this).
 pub fn bernoulli(p: &Tensor) -> Tensor {
-    let bits = random_bits(p.numel() as i64, p.device()).view(p.size().as_slice());
-    // An integer tensor times a float scalar is a float tensor (libtorch's default kind).
-    let u = bits * (1.0 / 2147483648.0);
-    let mut sample = p - u.to_kind(p.kind());
+    let u = if p.device().is_cuda() {
+        p.rand_like()
+    } else {
+        let bits = random_bits(p.numel() as i64, p.device()).view(p.size().as_slice());
+        // An integer tensor times a float scalar is a float tensor (libtorch's default kind).
+        (bits * (1.0 / 2147483648.0)).to_kind(p.kind())
+    };
+    let mut sample = p - u;
     let _ = sample.ceil_().clamp_min_(0.0);
     sample
 }
