@@ -43,6 +43,22 @@ pub struct Optimizer {
     steps: i64,
 }
 
+/// The decoupled weight decay's factor `1 − lr·λ` for the parameter `name`: weight matrices only
+/// (names starting with `W`), and only when `λ > 0`.
+fn decay(lr: f64, weight_decay: f64, name: &str) -> Option<f64> {
+    (weight_decay > 0.0 && name.starts_with('W')).then_some(1.0 - lr * weight_decay)
+}
+
+/// Adam's step for gradient `g` (already clipped) at step `t`, updating the moments `m` and `s`
+/// in place: `−lr · m̂ / (√ŝ + ε)`, to be added to the parameter.
+fn adam_update(m: &mut Tensor, s: &mut Tensor, g: &Tensor, t: f64, lr: f64) -> Tensor {
+    let _ = m.g_mul_scalar_(BETA1).g_add_(&(g * (1.0 - BETA1)));
+    let _ = s.g_mul_scalar_(BETA2).g_add_(&(g * g * (1.0 - BETA2)));
+    let m_hat = &*m / (1.0 - BETA1.powf(t));
+    let s_hat = &*s / (1.0 - BETA2.powf(t));
+    m_hat / (s_hat.sqrt() + EPS) * -lr
+}
+
 impl Optimizer {
     /// `params`: the tensors to update (each must require grad), named as in the checkpoint.
     pub fn new(kind: OptimizerKind, lr: f64, clip: f64, params: Vec<(String, Tensor)>) -> Self {
@@ -117,23 +133,20 @@ impl Optimizer {
                 }
                 let g = g.clamp(-self.clip, self.clip);
                 let mut p = p.shallow_clone();
-                if self.weight_decay > 0.0 && name.starts_with('W') {
-                    let _ = p.g_mul_scalar_(1.0 - self.lr * self.weight_decay);
+                if let Some(d) = decay(self.lr, self.weight_decay, name) {
+                    let _ = p.g_mul_scalar_(d);
                 }
-                match self.kind {
-                    OptimizerKind::Sgd => {
-                        let _ = p.g_add_(&(g * -self.lr));
-                    }
-                    OptimizerKind::Adam => {
-                        let m = &mut self.first_moment[i];
-                        let s = &mut self.second_moment[i];
-                        let _ = m.g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
-                        let _ = s.g_mul_scalar_(BETA2).g_add_(&(&g * &g * (1.0 - BETA2)));
-                        let m_hat = &*m / (1.0 - BETA1.powf(t));
-                        let s_hat = &*s / (1.0 - BETA2.powf(t));
-                        let _ = p.g_add_(&(m_hat / (s_hat.sqrt() + EPS) * -self.lr));
-                    }
-                }
+                let update = match self.kind {
+                    OptimizerKind::Sgd => g * -self.lr,
+                    OptimizerKind::Adam => adam_update(
+                        &mut self.first_moment[i],
+                        &mut self.second_moment[i],
+                        &g,
+                        t,
+                        self.lr,
+                    ),
+                };
+                let _ = p.g_add_(&update);
             }
         });
         self.zero_grad();
@@ -162,17 +175,13 @@ impl Optimizer {
                 .map(|(_, p)| p.grad().reshape([-1]))
                 .collect();
             let g = Tensor::cat(&grads, 0).clamp(-self.clip, self.clip);
-            let _ = m.g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
-            let _ = s.g_mul_scalar_(BETA2).g_add_(&(&g * &g * (1.0 - BETA2)));
-            let m_hat = &m / (1.0 - BETA1.powf(t));
-            let s_hat = &s / (1.0 - BETA2.powf(t));
-            let update = m_hat / (s_hat.sqrt() + EPS) * -self.lr;
+            let update = adam_update(&mut m, &mut s, &g, t, self.lr);
             let mut offset = 0;
             for (name, p) in &self.params {
                 let n = p.numel() as i64;
                 let mut p = p.shallow_clone();
-                if self.weight_decay > 0.0 && name.starts_with('W') {
-                    let _ = p.g_mul_scalar_(1.0 - self.lr * self.weight_decay);
+                if let Some(d) = decay(self.lr, self.weight_decay, name) {
+                    let _ = p.g_mul_scalar_(d);
                 }
                 let _ = p.g_add_(&update.narrow(0, offset, n).view(p.size().as_slice()));
                 offset += n;
@@ -214,11 +223,7 @@ impl Optimizer {
                 continue;
             }
             let n = p.numel();
-            let decay = if self.weight_decay > 0.0 && name.starts_with('W') {
-                (1.0 - self.lr * self.weight_decay) as f32
-            } else {
-                1.0
-            };
+            let decay = decay(self.lr, self.weight_decay, name).map_or(1.0, |d| d as f32);
             // SAFETY: all four tensors are contiguous float32 CPU tensors of `n` elements
             // (checked by `fused_applicable`; moments are built like their parameter), in memory
             // that does not overlap (the moments of different parameters share a storage, in
