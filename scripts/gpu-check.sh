@@ -105,7 +105,7 @@ for line in sys.stdin:
   # What travels to the GPU machine must fit its limit (64 MiB with the working tree): without
   # their symbols and compressed, the 28 test binaries take 8 MiB instead of 73.
   command -v strip >/dev/null && strip "$stage/rnn-rbm" "$stage"/tests/*
-  rm -rf "$dir/pack.tar.xz" "$dir/unpacked"
+  rm -f "$dir/pack.tar.xz"
   tar -C "$stage" -cf - . | xz -6 -T0 >"$dir/pack.tar.xz.tmp" && mv "$dir/pack.tar.xz.tmp" "$dir/pack.tar.xz"
   echo "packed $(ls "$stage/tests" | wc -l) test binaries, rnn-rbm, data/bach, the SoundFont and this CPU's references ($(nproc) threads, $(cat "$stage/cpu")) into $dir/pack.tar.xz ($(du -h "$dir/pack.tar.xz" | cut -f1))"
   exit 0
